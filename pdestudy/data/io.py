@@ -1,0 +1,146 @@
+"""The one file schema of the study, and its validation.
+
+A dataset is one NetCDF4/HDF5 file written through xarray (h5netcdf engine):
+
+* dims ``(trajectory, time, y, x)``, one float32 variable per field (``vorticity``, …);
+* coordinates ``trajectory`` (index), ``seed`` (per-trajectory seed), ``time``, ``y``, ``x``;
+* attributes: ``format``/``format_version``, ``dataset``, ``profile``, ``system``, ``equation``,
+  ``parameters`` (JSON), ``solver``, ``resolution``, ``seed``, ``n_train``/``n_test`` (the first
+  ``n_train`` trajectories are the training split), ``spec_hash``, ``pdestudy_version``, and the
+  measured ``generation_seconds`` with the ``host`` that produced it.
+
+Files are written atomically (temporary file, fsync, rename), so a file at the final path is
+always complete. `validate_file` is what `pdestudy data info` runs: any problem becomes one
+`DataFileError` naming the file and the cause.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import xarray as xr
+
+from ..utils import atomic_path
+
+FORMAT = "pdestudy-dataset"
+FORMAT_VERSION = 1
+DIMS = ("trajectory", "time", "y", "x")
+REQUIRED_ATTRS = ("format", "format_version", "dataset", "profile", "equation", "parameters", "solver",
+                  "resolution", "seed", "n_train", "n_test", "spec_hash", "pdestudy_version")
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be used; the message names the file and the problem."""
+
+
+def write_dataset(path: str | os.PathLike, fields: Mapping[str, np.ndarray], coords: Mapping[str, np.ndarray],
+                  attrs: Mapping[str, object]) -> Path:
+    """Write fields of shape (trajectory, time, y, x) with their coordinates and attributes, atomically."""
+    path = Path(path)
+    for name, arr in fields.items():
+        if arr.ndim != 4:
+            raise ValueError(f"field {name!r} must have dims {DIMS}, got shape {arr.shape}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"field {name!r} holds NaN or inf values; refusing to write {path}")
+    ds = xr.Dataset(
+        {name: (DIMS, np.asarray(arr, dtype=np.float32)) for name, arr in fields.items()},
+        coords={
+            "trajectory": ("trajectory", np.asarray(coords["trajectory"])),
+            "seed": ("trajectory", np.asarray(coords["seed"], dtype=np.int64)),
+            "time": ("time", np.asarray(coords["time"], dtype=np.float64)),
+            "y": ("y", np.asarray(coords["y"], dtype=np.float64)),
+            "x": ("x", np.asarray(coords["x"], dtype=np.float64)),
+        },
+        attrs={"format": FORMAT, "format_version": FORMAT_VERSION, **_netcdf_attrs(attrs)},
+    )
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
+    return path
+
+
+def _netcdf_attrs(attrs: Mapping[str, object]) -> dict:
+    # NetCDF attributes hold strings and numbers only: nested values are stored as JSON.
+    return {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list, tuple)) else v)
+            for k, v in attrs.items() if v is not None}
+
+
+def _open(path: Path) -> xr.Dataset:
+    try:
+        return xr.open_dataset(path, engine="h5netcdf", cache=False)
+    except FileNotFoundError:
+        raise DataFileError(f"{path}: no such file") from None
+    except Exception as exc:  # h5py/h5netcdf raise several types for a damaged file
+        raise DataFileError(
+            f"{path}: cannot be read as NetCDF4/HDF5 ({type(exc).__name__}: {exc}); the file is truncated or "
+            "corrupt — delete it and generate it again") from None
+
+
+def validate_file(path: str | os.PathLike, check_values: bool = True) -> xr.Dataset:
+    """Open `path` and check the schema (and, by default, that every value is finite).
+
+    Returns the lazily-opened dataset; raises `DataFileError` naming the file and the first problem.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataFileError(f"{path}: no such file")
+    ds = _open(path)
+    try:
+        if ds.attrs.get("format") != FORMAT:
+            raise DataFileError(f"{path}: not a pdestudy dataset (attribute 'format' is {ds.attrs.get('format')!r}, "
+                                f"expected {FORMAT!r})")
+        missing = [a for a in REQUIRED_ATTRS if a not in ds.attrs]
+        if missing:
+            raise DataFileError(f"{path}: missing attribute(s) {', '.join(missing)}")
+        if not ds.data_vars:
+            raise DataFileError(f"{path}: holds no field variables")
+        for name, var in ds.data_vars.items():
+            if var.dims != DIMS:
+                raise DataFileError(f"{path}: field {name!r} has dims {var.dims}, expected {DIMS}")
+        n = int(ds.attrs["n_train"]) + int(ds.attrs["n_test"])
+        if ds.sizes["trajectory"] != n:
+            raise DataFileError(f"{path}: {ds.sizes['trajectory']} trajectories, but n_train + n_test = {n}")
+        if ds.sizes["y"] != int(ds.attrs["resolution"]) or ds.sizes["x"] != int(ds.attrs["resolution"]):
+            raise DataFileError(f"{path}: grid {ds.sizes['y']}×{ds.sizes['x']} does not match attribute "
+                                f"resolution = {ds.attrs['resolution']}")
+        if check_values:
+            for name, var in ds.data_vars.items():
+                for i in range(ds.sizes["trajectory"]):  # one trajectory at a time keeps memory bounded
+                    try:
+                        values = var.isel(trajectory=i).values
+                    except Exception as exc:
+                        raise DataFileError(f"{path}: field {name!r}, trajectory {i} cannot be read "
+                                            f"({type(exc).__name__}: {exc}); the file is truncated or corrupt") from None
+                    if not np.isfinite(values).all():
+                        t = int(np.argwhere(~np.isfinite(values))[0][0])
+                        raise DataFileError(f"{path}: field {name!r} has NaN/inf values (trajectory {i}, time index {t})")
+    except Exception:
+        ds.close()
+        raise
+    return ds
+
+
+def open_dataset(path: str | os.PathLike) -> xr.Dataset:
+    """Open a validated dataset (values loaded into memory, file closed)."""
+    with validate_file(path) as ds:
+        return ds.load()
+
+
+def parameters(ds: xr.Dataset) -> dict:
+    return json.loads(ds.attrs["parameters"])
+
+
+def describe(path: str | os.PathLike) -> str:
+    """A human-readable summary of a validated file (what `pdestudy data info` prints)."""
+    path = Path(path)
+    with validate_file(path) as ds:
+        lines = [f"{path}  ({path.stat().st_size / 2**20:.1f} MiB)  valid",
+                 "dims:   " + ", ".join(f"{d}={ds.sizes[d]}" for d in DIMS),
+                 "fields: " + ", ".join(f"{k} [{float(v.min()):.4g}, {float(v.max()):.4g}]" for k, v in ds.data_vars.items())]
+        lines.append(f"split:  first {ds.attrs['n_train']} trajectories train, last {ds.attrs['n_test']} test")
+        lines.append("attributes:")
+        for k, v in ds.attrs.items():
+            lines.append(f"  {k}: {v}")
+    return "\n".join(lines)

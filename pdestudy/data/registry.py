@@ -1,0 +1,124 @@
+"""The datasets of the study, each a `DatasetSpec` per profile.
+
+A spec is everything that determines a file's contents: change any field and the file is
+regenerated (its hash is stored in the file). Profiles change only sizes and resolutions:
+
+* ``smoke``   – seconds on a laptop: tests and CI.
+* ``default`` – what the book's experiments need, generated on a 2-core CPU.
+* ``paper``   – the papers' scales (1000 train / 200 test trajectories at 64²), for a big machine.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+PROFILES = ("smoke", "default", "paper")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    profile: str
+    system: str  # module of pdestudy.data that generates it
+    equation: str
+    fields: tuple[str, ...]
+    resolution: int  # stored grid points per side
+    n_train: int
+    n_test: int
+    seed: int
+    params: dict[str, Any] = field(default_factory=dict)  # system parameters (physics + numerics)
+
+    @property
+    def n_trajectories(self) -> int:
+        return self.n_train + self.n_test
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["fields"] = list(self.fields)
+        return d
+
+    def spec_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+NS_EQUATION = "∂t ω + u·∇ω = ν Δω + f on [0, L)² periodic, u = (∂y ψ, −∂x ψ), −Δψ = ω"
+FNO_IC = "Gaussian random field N(0, 2·7³(−Δ + 49 I)^−2.5), zero mean (FNO GaussianRF)"
+
+
+def _ns(nu: float, t_final: int, **kw) -> dict[str, Any]:
+    return dict(
+        system="navier_stokes",
+        equation=NS_EQUATION,
+        fields=("vorticity",),
+        params=dict(nu=nu, length=1.0, forcing="0.1 (sin 2π(x+y) + cos 2π(x+y))", initial_condition=FNO_IC,
+                    t_final=t_final, frame_interval=1.0, spinup=0.0, scheme="ifrk4", **kw),
+    )
+
+
+_KOLMOGOROV = dict(
+    system="kolmogorov",
+    equation=NS_EQUATION,
+    fields=("vorticity",),
+    params=dict(nu=1 / 40, length=2 * math.pi, forcing="−4 cos(4y)", wavenumber=4,
+                initial_condition="Gaussian random field N(0, 2·7³(−Δ + 49 I)^−2.5) on [0, 2π)², spun up",
+                frame_interval=1.0, scheme="ifrk4"),
+)
+
+# name -> (base spec fields, {profile: overrides}); "params" overrides merge into the base params.
+_TABLE: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
+    "ns_nu1e-3": (
+        _ns(1e-3, 50),
+        {
+            "smoke": dict(resolution=32, n_train=6, n_test=2, seed=1003, params=dict(solve_resolution=32, dt=1 / 50)),
+            "default": dict(resolution=64, n_train=96, n_test=24, seed=1003, params=dict(solve_resolution=64, dt=1 / 50)),
+            "paper": dict(resolution=64, n_train=1000, n_test=200, seed=1003, params=dict(solve_resolution=64, dt=1 / 50)),
+        },
+    ),
+    "ns_nu1e-4": (
+        _ns(1e-4, 30),
+        {
+            "smoke": dict(resolution=32, n_train=6, n_test=2, seed=1004, params=dict(solve_resolution=32, dt=1 / 100)),
+            "default": dict(resolution=64, n_train=24, n_test=8, seed=1004, params=dict(solve_resolution=128, dt=1 / 100)),
+            "paper": dict(resolution=64, n_train=1000, n_test=200, seed=1004, params=dict(solve_resolution=128, dt=1 / 100)),
+        },
+    ),
+    "ns_nu1e-5": (
+        _ns(1e-5, 20),
+        {
+            "smoke": dict(resolution=32, n_train=6, n_test=2, seed=1005, params=dict(solve_resolution=32, dt=1 / 100)),
+            "default": dict(resolution=64, n_train=24, n_test=8, seed=1005, params=dict(solve_resolution=128, dt=1 / 100)),
+            "paper": dict(resolution=64, n_train=1000, n_test=200, seed=1005, params=dict(solve_resolution=128, dt=1 / 100)),
+        },
+    ),
+    "kolmogorov_re40": (
+        _KOLMOGOROV,
+        {
+            "smoke": dict(resolution=32, n_train=6, n_test=2, seed=40,
+                          params=dict(solve_resolution=32, dt=1 / 50, spinup=10.0, t_final=20)),
+            "default": dict(resolution=64, n_train=32, n_test=8, seed=40,
+                            params=dict(solve_resolution=64, dt=1 / 50, spinup=100.0, t_final=100)),
+            "paper": dict(resolution=64, n_train=1000, n_test=200, seed=40,
+                          params=dict(solve_resolution=64, dt=1 / 50, spinup=100.0, t_final=100)),
+        },
+    ),
+}
+
+
+def dataset_names() -> list[str]:
+    return list(_TABLE)
+
+
+def get_spec(name: str, profile: str = "default") -> DatasetSpec:
+    """The spec of dataset `name` in `profile`; a clear error for unknown names or profiles."""
+    if name not in _TABLE:
+        raise KeyError(f"unknown dataset {name!r}; known datasets: {', '.join(_TABLE)}")
+    if profile not in PROFILES:
+        raise KeyError(f"unknown profile {profile!r}; profiles are {', '.join(PROFILES)}")
+    base, profiles = _TABLE[name]
+    over = dict(profiles[profile])
+    params = {**base["params"], **over.pop("params", {})}
+    return DatasetSpec(name=name, profile=profile, **{**base, **over, "params": params})

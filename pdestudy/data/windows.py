@@ -1,0 +1,74 @@
+"""Windowed training samples over a dataset file.
+
+A sample starts at frame t0 of one trajectory and holds
+
+* ``x``: `history` input frames  t0 − (history−1)·s, …, t0 − s, t0           (s = history_stride)
+* ``y``: `rollout` target frames t0 + Δt, t0 + 2Δt, …, t0 + R·Δt              (Δt = lead)
+
+as float32 tensors of shape (history, C, H, W) and (rollout, C, H, W): time first, then channels
+(one per field), then space. The train/test split is by trajectory, never by time, so a test
+score is always on trajectories the model has not seen.
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+import torch
+import xarray as xr
+
+from .io import open_dataset
+
+
+class WindowedDataset(torch.utils.data.Dataset):
+    def __init__(
+        self,
+        source: str | os.PathLike | xr.Dataset,
+        split: str = "train",
+        history: int = 1,
+        lead: int = 1,
+        rollout: int = 1,
+        history_stride: int | None = None,
+        start: int = 0,
+        fields: Sequence[str] | None = None,
+    ):
+        if split not in ("train", "test", "all"):
+            raise ValueError(f"split must be 'train', 'test' or 'all', got {split!r}")
+        for name, v in dict(history=history, lead=lead, rollout=rollout).items():
+            if int(v) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {v}")
+        ds = source if isinstance(source, xr.Dataset) else open_dataset(source)
+        fields = list(fields or ds.data_vars)
+        unknown = [f for f in fields if f not in ds.data_vars]
+        if unknown:
+            raise KeyError(f"fields {unknown} not in dataset {ds.attrs.get('dataset')} (has {list(ds.data_vars)})")
+        n_train = int(ds.attrs["n_train"])
+        sel = {"train": slice(0, n_train), "test": slice(n_train, None), "all": slice(None)}[split]
+        # (trajectory, time, C, H, W), float32, in memory: the datasets of this study fit easily.
+        self.data = torch.from_numpy(np.stack([ds[f].values[sel] for f in fields], axis=2).astype(np.float32))
+        self.fields, self.split = fields, split
+        self.history, self.lead, self.rollout = int(history), int(lead), int(rollout)
+        self.history_stride = int(history_stride or lead)
+        self.trajectory_ids = np.asarray(ds["trajectory"].values[sel])
+        n_traj, n_time = self.data.shape[:2]
+        first = max(int(start), (self.history - 1) * self.history_stride)
+        last = n_time - 1 - self.rollout * self.lead  # last admissible t0
+        if last < first:
+            raise ValueError(f"windows need {first + self.rollout * self.lead + 1} frames (history={history}, "
+                             f"lead={lead}, rollout={rollout}, start={start}); the dataset has {n_time}")
+        self.index = [(i, t0) for i in range(n_traj) for t0 in range(first, last + 1)]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, k: int):
+        i, t0 = self.index[k]
+        hist = t0 - self.history_stride * torch.arange(self.history - 1, -1, -1)
+        targets = t0 + self.lead * torch.arange(1, self.rollout + 1)
+        return self.data[i, hist], self.data[i, targets]
+
+    @property
+    def trajectories(self) -> torch.Tensor:
+        """All frames of the split: (trajectory, time, C, H, W)."""
+        return self.data

@@ -1,0 +1,53 @@
+"""Small shared helpers: device choice, seeding, atomic file writes."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+
+def get_device(device: str | torch.device = "auto") -> torch.device:
+    """`"auto"` picks CUDA when present, else CPU; anything else is passed to torch.device."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def derive_seed(*keys: int) -> int:
+    """A 63-bit seed from integer keys (e.g. dataset seed and trajectory index).
+
+    Uses numpy's SeedSequence so that nearby keys give statistically independent streams.
+    """
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(2, np.uint64)[0] >> 1)
+
+
+def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    g = torch.Generator(device=get_device(device))
+    g.manual_seed(int(seed))
+    return g
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; rename it over `path` only if the block succeeds.
+
+    A crash or kill inside the block leaves at most a `.partial` file, never a file at `path`
+    that looks complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:  # make the bytes durable before the rename publishes them
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
