@@ -140,3 +140,14 @@ def test_window_errors(smoke_file):
         WindowedDataset(smoke_file, split="val")
     with pytest.raises(KeyError, match="fields"):
         WindowedDataset(smoke_file, fields=["pressure"])
+
+
+def test_stale_partials_removed_live_ones_kept(tmp_path):
+    import os
+    path = generation.dataset_path("ns_nu1e-3", "smoke", tmp_path)
+    path.parent.mkdir(parents=True)
+    dead = path.with_name(f".{path.name}.999999999.partial")
+    live = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    dead.write_bytes(b"x"), live.write_bytes(b"x")
+    generation.remove_stale_partials(path)
+    assert not dead.exists() and live.exists()

@@ -32,6 +32,18 @@ def trajectory_seeds(spec: DatasetSpec) -> list[int]:
     return [derive_seed(spec.seed, i) for i in range(spec.n_trajectories)]
 
 
+def remove_stale_partials(path: Path) -> None:
+    """Delete `.NAME.PID.partial` files left by killed runs; keep those of processes still writing."""
+    for partial in path.parent.glob(f".{path.name}.*.partial"):
+        try:
+            pid = int(partial.name.rsplit(".", 2)[-2])
+            os.kill(pid, 0)  # raises if no such process
+        except (ValueError, ProcessLookupError):
+            partial.unlink(missing_ok=True)
+        except PermissionError:  # alive, owned by someone else
+            pass
+
+
 def is_current(path: Path, spec: DatasetSpec) -> bool:
     """True when `path` is a valid file generated from exactly this spec."""
     try:
@@ -50,8 +62,7 @@ def generate(name: str, profile: str = "default", root=None, force: bool = False
         if is_current(path, spec):
             return path
         tqdm.write(f"{path}: invalid or generated from another spec; generating it again")
-    for stale in path.parent.glob(f".{path.name}.*.partial"):  # left by a killed run
-        stale.unlink()
+    remove_stale_partials(path)
 
     module = system_module(spec)
     if batch_size is None:  # ~64k grid points per batch: large enough to vectorise, small enough for the cache
