@@ -1,0 +1,396 @@
+"""The one training loop of the study: every model (autoencoder, MST dynamics, FNO) trains here.
+
+What it does, and why:
+
+* **Tasks.** ``autoencoder`` reconstructs frames; ``dynamics`` advances the frozen autoencoder's
+  latents by Δt, unrolled R steps with gradients through the chain; ``fno`` advances frames in
+  physical space the same way. Loss: per-sample relative L2, averaged (over the R steps too).
+* **Honest validation.** A validation split is carved out of the *training* trajectories (the last
+  `val_fraction` of them). It drives ReduceLROnPlateau and the choice of the best epoch, whose
+  weights are kept separately and reported with their epoch number. Test trajectories are never
+  seen here; the notebooks score on them.
+* **Determinism and resume.** The order of samples in epoch e is a permutation drawn from
+  (seed, e) alone, so nothing about the sampler needs saving. A checkpoint (model, optimiser,
+  scheduler, torch RNG, history, best weights) is written atomically after every epoch; a run
+  killed at any moment and started again with the same config resumes from the last epoch and
+  ends with the same numbers as an uninterrupted run.
+* **DDP.** Unchanged under `torchrun --nproc_per_node=N`: each global batch (same as in one
+  process) is split evenly across the ranks and gradients are averaged by DistributedDataParallel
+  (gloo on CPU, nccl on CUDA), so N processes compute the same updates as one.
+* **Results cache.** A run lives in ``<results>/<task>/<config hash>/``; the hash covers the whole
+  config, including the nested configs of the autoencoder it encodes with and of the run it is
+  initialised from (transfer learning between Δt). Asking again for a finished config loads it.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import yaml
+from torch import nn
+from tqdm.auto import tqdm
+
+from .data.generation import dataset_path, generate
+from .data.io import open_dataset
+from .paths import results_root
+from .utils import atomic_path, get_device
+
+TASKS = ("autoencoder", "dynamics", "fno")
+
+
+@dataclass
+class TrainConfig:
+    task: str = "autoencoder"  # autoencoder | dynamics | fno
+    dataset: str = "ns_nu1e-3"
+    profile: str = "default"  # which generated file (data/generated/<profile>/<dataset>.nc)
+    model: dict[str, Any] = field(default_factory=dict)  # fields of CAEConfig / MSTConfig / FNOConfig
+    autoencoder: dict[str, Any] | None = None  # dynamics: the TrainConfig (as dict) of the frozen CAE
+    init_from: dict[str, Any] | None = None  # transfer learning: TrainConfig (as dict) whose weights start this run
+    lead: int = 1  # Δt in frames
+    rollout: int = 1  # R unrolled steps in the loss
+    history: int = 1  # input frames (FNO)
+    epochs: int = 10
+    batch_size: int = 32  # global batch (split across DDP ranks)
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    plateau_factor: float = 0.2
+    plateau_patience: int = 5
+    grad_clip: float = 1.0
+    val_fraction: float = 0.1
+    max_train_samples: int | None = None  # data-size studies / smoke runs: first N windows of a fixed shuffle
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.task == "dynamics" and self.autoencoder is None:
+            raise ValueError("a dynamics run needs `autoencoder`: the TrainConfig of the CAE it works in")
+        for name in ("lead", "rollout", "history", "epochs", "batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config field(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**d)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> "TrainConfig":
+        try:
+            d = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"{path}: cannot read the training config ({exc})") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"{path}: a training config is a mapping of fields, got {type(d).__name__}")
+        try:
+            return cls.from_dict(d)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: {exc}") from None
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def run_dir(self, root: str | os.PathLike | None = None) -> Path:
+        return Path(root or results_root()) / self.task / f"{self.dataset}-{self.profile}-{self.key()}"
+
+
+# --------------------------------------------------------------------------- models
+def build_model(cfg: TrainConfig) -> nn.Module:
+    if cfg.task == "autoencoder":
+        from .models.cae import CAEConfig, ConvAutoencoder
+        return ConvAutoencoder(CAEConfig(**cfg.model))
+    if cfg.task == "dynamics":
+        from .models.mst import LatentTransformer, MSTConfig
+        return LatentTransformer(MSTConfig(**cfg.model))
+    from .models.fno import FNOBaseline, FNOConfig
+    return FNOBaseline(FNOConfig(**{"history": cfg.history, **cfg.model}))
+
+
+def relative_l2(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of ‖pred − true‖ / ‖true‖ per sample."""
+    d = tuple(range(1, pred.dim()))
+    return (torch.linalg.vector_norm(pred - true, dim=d) / torch.linalg.vector_norm(true, dim=d)).mean()
+
+
+def rollout_loss(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Mean over the R unrolled steps of the relative L2 error of each step: (B, R, …) pairs."""
+    return torch.stack([relative_l2(pred[:, s], true[:, s]) for s in range(pred.shape[1])]).mean()
+
+
+class Unroll(nn.Module):
+    """Apply `model` `steps` times, feeding predictions back: x (B, history, …) → (B, steps, …).
+
+    With history > 1 (FNO) the input window slides: the oldest frame drops out, the prediction
+    enters. Gradients flow through the whole chain. It is a module so that DistributedDataParallel
+    wraps the entire unrolled chain (one forward per step of the optimiser, as DDP requires).
+    """
+
+    def __init__(self, model: nn.Module, steps: int, history: int = 1):
+        super().__init__()
+        self.model, self.steps, self.history = model, steps, history
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = []
+        for _ in range(self.steps):
+            y = self.model(x if self.history > 1 else x[:, 0])
+            outs.append(y)
+            x = torch.cat([x[:, 1:], y[:, None]], dim=1) if self.history > 1 else y[:, None]
+        return torch.stack(outs, dim=1)
+
+
+# --------------------------------------------------------------------------- data
+def _split_counts(n_train: int, val_fraction: float) -> tuple[int, int]:
+    n_val = max(1, round(val_fraction * n_train)) if n_train > 1 else 0
+    return n_train - n_val, n_val
+
+
+def load_frames(cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, val) frames (trajectory, time, C, H, W), both from the file's training trajectories."""
+    path = dataset_path(cfg.dataset, cfg.profile)
+    if not path.exists():
+        generate(cfg.dataset, cfg.profile)
+    ds = open_dataset(path)
+    n_fit, n_val = _split_counts(int(ds.attrs["n_train"]), cfg.val_fraction)
+    frames = torch.stack([torch.from_numpy(ds[f].values[: n_fit + n_val]) for f in ds.data_vars], dim=2).float()
+    return frames[:n_fit], frames[n_fit:]
+
+
+def make_samples(cfg: TrainConfig, frames: torch.Tensor, encoder: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """All training pairs of one split as tensors: inputs (S, history, …) and targets (S, R, …).
+
+    The autoencoder's sample is a frame and its target the same frame. Dynamics samples live in
+    latent space: frames are encoded once by the frozen CAE (no gradient), then windowed.
+    """
+    if cfg.task == "autoencoder":
+        x = frames.flatten(0, 1)[:, None]
+        return x, x
+    if encoder is not None:
+        with torch.no_grad():
+            frames = torch.cat([encoder.encode(f) for f in frames.flatten(0, 1).split(256)]).unflatten(0, frames.shape[:2])
+    T = frames.shape[1]
+    span = cfg.rollout * cfg.lead
+    first = (cfg.history - 1) * cfg.lead
+    t0 = torch.arange(first, T - span)
+    if len(t0) == 0:
+        raise ValueError(f"{cfg.dataset}: {T} frames are too few for history={cfg.history}, lead={cfg.lead}, "
+                         f"rollout={cfg.rollout}")
+    hist = t0[:, None] - cfg.lead * torch.arange(cfg.history - 1, -1, -1)[None]
+    targ = t0[:, None] + cfg.lead * torch.arange(1, cfg.rollout + 1)[None]
+    x = frames[:, hist].flatten(0, 1)  # (traj·windows, history, …)
+    y = frames[:, targ].flatten(0, 1)
+    return x, y
+
+
+def epoch_batches(n: int, cfg: TrainConfig, epoch: int, rank: int = 0, world: int = 1) -> list[torch.Tensor]:
+    """This rank's share of every global batch of `epoch`: a permutation drawn from (seed, epoch) only."""
+    g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    order = torch.randperm(n, generator=g)
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {world} DDP processes")
+    per_rank = cfg.batch_size // world
+    batches = []
+    for b in range(0, n - cfg.batch_size + 1 if n >= cfg.batch_size else 0, cfg.batch_size):  # full batches only
+        batches.append(order[b + rank * per_rank : b + (rank + 1) * per_rank])
+    if not batches:  # fewer samples than one batch: one (smaller) batch, still split evenly
+        usable = (n // world) * world
+        batches.append(order[:usable][rank::world])
+    return batches
+
+
+# --------------------------------------------------------------------------- distributed
+def _dist_info() -> tuple[int, int, int]:
+    if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
+        return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
+    return 0, 1, 0
+
+
+def _setup_distributed(device: torch.device) -> tuple[int, int]:
+    rank, world, _ = _dist_info()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return rank, world
+
+
+# --------------------------------------------------------------------------- the run
+@dataclass
+class Run:
+    """A finished (or loaded) training run: its config, model (best epoch) and history."""
+    config: TrainConfig
+    model: nn.Module
+    history: list[dict[str, float]]
+    best_epoch: int
+    path: Path
+    train_seconds: float
+    n_parameters: int
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return json.loads((self.path / "metrics.json").read_text())
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise RuntimeError(f"{path}: cannot load checkpoint ({type(exc).__name__}: {exc}); delete it to retrain") from None
+
+
+def load_run(cfg: TrainConfig, root=None) -> Run | None:
+    """The finished run of `cfg` from the results cache, or None."""
+    d = cfg.run_dir(root)
+    if not (d / "metrics.json").exists() or not (d / "model.pt").exists():
+        return None
+    metrics = json.loads((d / "metrics.json").read_text())
+    model = build_model(cfg)
+    model.load_state_dict(_load(d / "model.pt"))
+    return Run(cfg, model.eval(), metrics["history"], metrics["best_epoch"], d, metrics["train_seconds"],
+               metrics["n_parameters"])
+
+
+def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bool = True) -> Run:
+    """Train `cfg` (or load it from the results cache); its dependencies are trained first, once."""
+    cfg = cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg)
+    cached = load_run(cfg, root)
+    if cached is not None:
+        return cached
+    dev = get_device(device)
+    rank, world = _setup_distributed(dev)
+    if world > 1 and dev.type == "cuda":
+        dev = torch.device("cuda", _dist_info()[2])
+        torch.cuda.set_device(dev)
+
+    encoder = None
+    if cfg.task == "dynamics":
+        encoder = train(cfg.autoencoder, device=device, root=root, progress=progress).model.to(dev).eval()
+        for p in encoder.parameters():
+            p.requires_grad_(False)
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg).to(dev)
+    if cfg.init_from is not None:  # transfer learning: start from the weights of another (finished) run
+        model.load_state_dict(train(cfg.init_from, device=device, root=root, progress=progress).model.state_dict())
+    n_params = sum(p.numel() for p in model.parameters())
+    steps = cfg.rollout if cfg.task != "autoencoder" else 1
+    unrolled = Unroll(model, steps, cfg.history)
+    ddp_model = nn.parallel.DistributedDataParallel(unrolled) if world > 1 else unrolled
+
+    train_frames, val_frames = load_frames(cfg)
+    x_tr, y_tr = make_samples(cfg, train_frames.to(dev), encoder)
+    x_va, y_va = make_samples(cfg, val_frames.to(dev), encoder) if len(val_frames) else (None, None)
+    if cfg.max_train_samples is not None and cfg.max_train_samples < len(x_tr):
+        keep = torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(cfg.seed))[: cfg.max_train_samples]
+        x_tr, y_tr = x_tr[keep.to(dev)], y_tr[keep.to(dev)]
+
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
+    run_dir = cfg.run_dir(root)
+    ckpt_path = run_dir / "checkpoint.pt"
+    history: list[dict[str, float]] = []
+    best = {"val": math.inf, "epoch": -1, "state": None}
+    start_epoch, seconds = 0, 0.0
+    if ckpt_path.exists():  # resume
+        ck = _load(ckpt_path)
+        model.load_state_dict(ck["model"]), opt.load_state_dict(ck["optimizer"]), sched.load_state_dict(ck["scheduler"])
+        torch.set_rng_state(ck["rng"])
+        history, start_epoch, seconds = ck["history"], ck["epoch"] + 1, ck["seconds"]
+        best = {"val": ck["best_val"], "epoch": ck["best_epoch"], "state": ck["best_state"]}
+
+    is_main = rank == 0
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if is_main:
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    bar = tqdm(range(start_epoch, cfg.epochs), initial=start_epoch, total=cfg.epochs, disable=not (progress and is_main),
+               desc=f"{cfg.task} {cfg.dataset} Δt={cfg.lead} R={cfg.rollout}", unit="epoch")
+    for epoch in bar:
+        t0 = time.perf_counter()
+        ddp_model.train()
+        losses, norms = [], []
+        for idx in epoch_batches(len(x_tr), cfg, epoch, rank, world):
+            idx = idx.to(dev)
+            loss = rollout_loss(ddp_model(x_tr[idx]), y_tr[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)))
+            opt.step()
+            losses.append(loss.detach())
+        train_loss = torch.stack(losses).mean()
+        if world > 1:
+            dist.all_reduce(train_loss)
+            train_loss /= world
+        val_loss = evaluate_loss(unrolled, x_va, y_va) if x_va is not None else float(train_loss)
+        sched.step(val_loss)
+        dt = time.perf_counter() - t0
+        seconds += dt
+        history.append(dict(epoch=epoch, train_loss=float(train_loss), val_loss=val_loss, lr=opt.param_groups[0]["lr"],
+                            grad_norm=sum(norms) / len(norms), grad_norm_max=max(norms), seconds=dt,
+                            samples_per_s=len(x_tr) / dt))
+        if val_loss < best["val"]:
+            best = {"val": val_loss, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+        bar.set_postfix(train=f"{float(train_loss):.4f}", val=f"{val_loss:.4f}")
+        if is_main:
+            _save_checkpoint(ckpt_path, dict(model=model.state_dict(), optimizer=opt.state_dict(),
+                                             scheduler=sched.state_dict(), rng=torch.get_rng_state(), epoch=epoch,
+                                             history=history, seconds=seconds, best_val=best["val"],
+                                             best_epoch=best["epoch"], best_state=best["state"]))
+        if world > 1:
+            dist.barrier()
+
+    model.load_state_dict(best["state"])
+    if is_main:
+        _save_checkpoint(run_dir / "model.pt", model.state_dict())
+        metrics = dict(history=history, best_epoch=best["epoch"], best_val_loss=best["val"], train_seconds=seconds,
+                       n_parameters=n_params, n_train_samples=len(x_tr), world_size=world, device=str(dev))
+        with atomic_path(run_dir / "metrics.json") as tmp:
+            tmp.write_text(json.dumps(metrics, indent=1))
+    if world > 1:
+        dist.barrier()
+    return Run(cfg, model.eval(), history, best["epoch"], run_dir, seconds, n_params)
+
+
+@torch.no_grad()
+def evaluate_loss(unrolled: Unroll, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
+    unrolled.eval()
+    total = sum(rollout_loss(unrolled(x[i : i + batch]), y[i : i + batch]) * len(x[i : i + batch])
+                for i in range(0, len(x), batch))
+    return float(total / len(x))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`pdestudy train --config FILE` (also under torchrun)."""
+    p = argparse.ArgumentParser(prog="pdestudy train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", required=True, help="YAML file with TrainConfig fields")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--results", default=None, help="results root (default $PDESTUDY_RESULTS or data/results)")
+    args = p.parse_args(argv)
+    run = train(TrainConfig.from_yaml(args.config), device=args.device, root=args.results)
+    if _dist_info()[0] == 0:
+        print(f"{run.path}  best epoch {run.best_epoch}  val loss {run.history[run.best_epoch]['val_loss']:.5f}")
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":  # python -m pdestudy.train --config FILE (what torchrun launches)
+    raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""Shapes and invariances of the MST models, and the hierarchical multi-scale schedule."""
+import pytest
+import torch
+
+from pdestudy.models import (ENCODINGS, CAEConfig, ConvAutoencoder, LatentTransformer, MSTConfig, MultiScaleStepper,
+                             chain_depths, hierarchical_schedule)
+from pdestudy.models.mst import KernelAttention, relative_displacements
+
+
+def small(encoding="M4", **kw):
+    return MSTConfig(width=32, depth=2, heads=4, latent_size=4, encoding=encoding, pos_hidden=16, **kw)
+
+
+def test_cae_shapes():
+    ae = ConvAutoencoder(CAEConfig())
+    x = torch.randn(3, 1, 64, 64)
+    z = ae.encode(x)
+    assert z.shape == (3, 128, 4, 4)  # 16 tokens of width 128
+    assert ae.decode(z).shape == x.shape
+    with pytest.raises(ValueError, match="divisible by 16"):
+        ae.encode(torch.randn(1, 1, 40, 40))
+
+
+def test_cae_is_translation_equivariant_by_whole_pooling_cells():
+    # circular padding + pooling: shifting the input by 2^L cells shifts the latent by one cell
+    ae = ConvAutoencoder(CAEConfig(channels=[4, 8]))
+    x = torch.randn(1, 1, 16, 16)
+    z, z_shift = ae.encode(x), ae.encode(torch.roll(x, shifts=4, dims=-1))
+    assert torch.allclose(torch.roll(z, shifts=1, dims=-1), z_shift, atol=1e-6)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_transformer_shapes(encoding):
+    m = LatentTransformer(small(encoding))
+    z = torch.randn(2, 32, 4, 4)
+    assert m(z).shape == z.shape
+    k = m.blocks[0].attn.kernel(z.flatten(2).transpose(1, 2))
+    assert k.shape == (2, 4, 16, 16)
+
+
+def test_m0_is_permutation_equivariant():
+    torch.manual_seed(0)
+    m = LatentTransformer(small("M0"))
+    z = torch.randn(2, 32, 4, 4)
+    perm = torch.randperm(16)
+    out = m(z).flatten(2)[:, :, perm]
+    out_perm = m(z.flatten(2)[:, :, perm].reshape(2, 32, 4, 4)).flatten(2)
+    assert torch.allclose(out, out_perm, atol=1e-5)
+
+
+@pytest.mark.parametrize("encoding", ["M1", "M2", "M3", "M4"])
+def test_positional_encodings_break_permutation_equivariance(encoding):
+    torch.manual_seed(0)
+    m = LatentTransformer(small(encoding))
+    z = torch.randn(2, 32, 4, 4)
+    perm = torch.randperm(16)
+    out = m(z).flatten(2)[:, :, perm]
+    out_perm = m(z.flatten(2)[:, :, perm].reshape(2, 32, 4, 4)).flatten(2)
+    assert not torch.allclose(out, out_perm, atol=1e-4)
+
+
+@pytest.mark.parametrize("encoding", ["M3", "M4"])
+def test_relative_kernel_depends_only_on_periodic_displacement(encoding):
+    torch.manual_seed(0)
+    G = KernelAttention(small(encoding)).relative_kernel()  # (heads, 16, 16)
+    n = 4
+    idx = lambda x, y: (y % n) * n + (x % n)  # noqa: E731
+    for sx, sy in [(1, 0), (0, 1), (3, 2)]:
+        shifted = torch.tensor([[idx(i % n + sx, i // n + sy)] for i in range(16)]).flatten()
+        # G(p_i + s, p_j + s) == G(p_i, p_j) for every periodic shift s
+        assert torch.allclose(G[:, shifted][:, :, shifted], G, atol=1e-6)
+    d = relative_displacements(n)
+    assert d.min() == -1 and d.max() == 2  # minimal image on a 4-cell torus
+
+
+def test_m4_multiplies_softmax_without_renormalising():
+    torch.manual_seed(0)
+    attn = KernelAttention(small("M4"))
+    x = torch.randn(1, 16, 32)
+    kappa = attn.kernel(x)
+    assert not torch.allclose(kappa.sum(-1), torch.ones(1, 4, 16), atol=1e-3)
+    attn3 = KernelAttention(small("M3"))
+    assert torch.allclose(attn3.kernel(x).sum(-1), torch.ones(1, 4, 16), atol=1e-5)
+
+
+def test_sdpa_path_matches_explicit_kernel():
+    torch.manual_seed(0)
+    for enc in ("M0", "M2", "M3"):
+        attn = KernelAttention(small(enc))
+        x = torch.randn(2, 16, 32)
+        _, _, v = attn._qkv(x)
+        explicit = attn.proj((attn.kernel(x) @ v).transpose(1, 2).flatten(2))
+        assert torch.allclose(attn(x), explicit, atol=1e-5)
+
+
+def test_hierarchical_schedule_computes_every_frame_once():
+    for horizon in (1, 7, 8, 13, 40):
+        targets = [b for _, pairs in hierarchical_schedule(horizon, [1, 2, 4, 8]) for _, b in pairs]
+        assert sorted(targets) == list(range(1, horizon + 1))
+
+
+def test_chain_depth_table():
+    depths = chain_depths(40, [1, 2, 4, 8])
+    assert all(depths[k] == k // 8 + bin(k % 8).count("1") for k in range(41))
+    assert max(depths) == 7 and max(chain_depths(40, [1])) == 40
+    assert max(chain_depths(40, [1, 2])) == 20 and max(chain_depths(40, [1, 2, 4])) == 11
+
+
+def test_levels_are_batched_and_sources_known():
+    plan = hierarchical_schedule(40, [1, 2, 4, 8])
+    known = {0}
+    for dt, pairs in plan:
+        assert all(a in known and b == a + dt for a, b in pairs)
+        known.update(b for _, b in pairs)
+    assert [len(p) for dt, p in plan if dt == 1] == [20]  # all 20 Δt=1 calls in one batch
+
+
+def test_multiscale_rollout_and_final_state_agree():
+    torch.manual_seed(0)
+    models = {dt: LatentTransformer(small("M4")) for dt in (1, 2, 4, 8)}
+    ms = MultiScaleStepper(models)
+    z0 = torch.randn(3, 32, 4, 4)
+    frames = ms.rollout(z0, 21)
+    assert frames.shape == (3, 21, 32, 4, 4)
+    z, calls = ms.final_state(z0, 21)
+    assert calls == 21 // 8 + bin(21 % 8).count("1")
+    assert torch.allclose(z, frames[:, 20], atol=1e-5)
+    # frame 13 = 8 + 4 + 1: the Δt=8, 4, 1 models in that order
+    expect = models[1](models[4](models[8](z0)))
+    assert torch.allclose(frames[:, 12], expect, atol=1e-5)
+
+
+def test_schedule_rejects_scales_without_one():
+    with pytest.raises(ValueError, match="include 1"):
+        hierarchical_schedule(10, [2, 4])

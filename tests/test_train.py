@@ -1,0 +1,141 @@
+"""The one training loop: determinism, resume after SIGKILL, DDP equivalence, caching."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+
+from pdestudy.data import generate
+from pdestudy.train import TrainConfig, build_model, load_frames, make_samples, relative_l2, rollout_loss, train
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """Smoke data in a private data root; results in a private root per test."""
+    data = tmp_path_factory.mktemp("data")
+    old = os.environ.get("PDESTUDY_DATA")
+    os.environ["PDESTUDY_DATA"] = str(data)
+    generate("ns_nu1e-3", "smoke", progress=False)
+    yield data
+    if old is None:
+        del os.environ["PDESTUDY_DATA"]
+    else:
+        os.environ["PDESTUDY_DATA"] = old
+
+
+AE = dict(task="autoencoder", dataset="ns_nu1e-3", profile="smoke", model=dict(channels=[4, 8, 16]), epochs=4,
+          batch_size=32, max_train_samples=128)
+
+
+def dyn(epochs=4, **kw):
+    return TrainConfig(task="dynamics", dataset="ns_nu1e-3", profile="smoke", autoencoder=dict(AE, epochs=2),
+                       model=dict(width=16, depth=1, heads=2, latent_size=4, pos_hidden=8), epochs=epochs, rollout=2,
+                       batch_size=16, max_train_samples=96, **kw)
+
+
+def losses(history):
+    return [(h["train_loss"], h["val_loss"], h["grad_norm"]) for h in history]
+
+
+def test_same_seed_same_metrics(env, tmp_path):
+    a = train(dyn(), root=tmp_path / "a", progress=False)
+    b = train(dyn(), root=tmp_path / "b", progress=False)
+    assert losses(a.history) == losses(b.history)
+    c = train(dyn(seed=1), root=tmp_path / "c", progress=False)
+    assert losses(a.history) != losses(c.history)
+
+
+def test_results_cache_reuses_finished_runs(env, tmp_path):
+    run = train(dyn(), root=tmp_path, progress=False)
+    mtime = (run.path / "model.pt").stat().st_mtime_ns
+    again = train(dyn(), root=tmp_path, progress=False)
+    assert (again.path / "model.pt").stat().st_mtime_ns == mtime and losses(again.history) == losses(run.history)
+    ae_runs = list((tmp_path / "autoencoder").iterdir())
+    assert len(ae_runs) == 1  # the dependency trained once
+    for p1, p2 in zip(run.model.parameters(), again.model.parameters()):
+        assert torch.equal(p1, p2)
+
+
+def test_best_epoch_is_the_best_validation_epoch(env, tmp_path):
+    run = train(dyn(epochs=5), root=tmp_path, progress=False)
+    vals = [h["val_loss"] for h in run.history]
+    assert run.best_epoch == vals.index(min(vals))
+    assert run.metrics["best_val_loss"] == min(vals)
+
+
+def test_validation_is_not_training_data(env):
+    cfg = dyn()
+    fit, val = load_frames(cfg)
+    assert len(val) >= 1 and len(fit) + len(val) == 6  # the 6 smoke training trajectories, none of the test ones
+    assert not any(torch.equal(v, f) for v in val for f in fit)
+
+
+def test_resume_after_sigkill_equals_uninterrupted(env, tmp_path):
+    cfg = dyn(epochs=6)
+    reference = train(cfg, root=tmp_path / "ref", progress=False)
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
+    cmd = [sys.executable, "-m", "pdestudy.train", "--config", str(cfg_file), "--results", str(tmp_path / "run")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = cfg.run_dir(tmp_path / "run") / "checkpoint.pt"
+    deadline = time.time() + 300
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # mid-run: after at least one checkpoint, wherever it is now
+    proc.wait()
+    assert not (cfg.run_dir(tmp_path / "run") / "metrics.json").exists(), "the run finished before it was killed"
+    resumed = train(cfg, root=tmp_path / "run", progress=False)
+    assert losses(resumed.history) == losses(reference.history)
+    for p1, p2 in zip(resumed.model.parameters(), reference.model.parameters()):
+        assert torch.equal(p1, p2)
+
+
+def test_ddp_two_processes_equal_one(env, tmp_path):
+    cfg = TrainConfig(**dict(AE, epochs=2))
+    single = train(cfg, root=tmp_path / "one", progress=False)
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "pdestudy.train",
+           "--config", str(cfg_file), "--results", str(tmp_path / "two"), "--device", "cpu"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    ddp = train(cfg, root=tmp_path / "two", progress=False)  # loads the finished DDP run
+    assert ddp.metrics["world_size"] == 2
+    for (t1, v1, _), (t2, v2, _) in zip(losses(single.history), losses(ddp.history)):
+        assert t1 == pytest.approx(t2, rel=1e-4) and v1 == pytest.approx(v2, rel=1e-4)
+    for p1, p2 in zip(single.model.parameters(), ddp.model.parameters()):
+        assert torch.allclose(p1, p2, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("task", ["autoencoder", "dynamics"])
+def test_one_step_lowers_loss_on_fixed_batch(env, task):
+    torch.manual_seed(0)
+    cfg = dyn() if task == "dynamics" else TrainConfig(**AE)
+    fit, _ = load_frames(cfg)
+    encoder = build_model(TrainConfig(**cfg.autoencoder)) if task == "dynamics" else None
+    x, y = make_samples(cfg, fit[:1], encoder)
+    x, y = x[:8], y[:8]
+    model = build_model(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def loss():
+        return rollout_loss(torch.stack([model(x[:, 0])] * y.shape[1], 1), y) if task == "dynamics" else relative_l2(model(x[:, 0]), y[:, 0])
+    before = loss()
+    before.backward()
+    opt.step()
+    assert loss() < before
+
+
+def test_bad_config_errors(tmp_path):
+    with pytest.raises(ValueError, match="task must be one of"):
+        TrainConfig(task="gan")
+    with pytest.raises(ValueError, match="needs `autoencoder`"):
+        TrainConfig(task="dynamics")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: autoencoder\nepochz: 3\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml: unknown config field\(s\) \['epochz'\]"):
+        TrainConfig.from_yaml(bad)
