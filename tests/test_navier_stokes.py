@@ -7,6 +7,7 @@ import torch
 
 from pdestudy.data import get_spec, kolmogorov, navier_stokes, validation
 from pdestudy.data.generation import trajectory_seeds
+from pdestudy.data.validation import TOLERANCES, within
 from pdestudy.data.navier_stokes import SolverInstability, VorticitySolver, fno_forcing, gaussian_random_field
 
 
@@ -14,7 +15,7 @@ from pdestudy.data.navier_stokes import SolverInstability, VorticitySolver, fno_
 def test_taylor_green_decays_exactly_with_ifrk4(mode):
     # f = 0 and a single Fourier shell: advection vanishes, ω(t) = ω(0) exp(−4π²|k|²νt).
     r = validation.taylor_green(mode=mode)
-    assert r["max_rel_error"] < 1e-12
+    assert within("taylor_green_ifrk4", r["max_rel_error"])
     assert r["amplitude"][-1] < r["amplitude"][0]
 
 
@@ -22,40 +23,40 @@ def test_taylor_green_cn_euler_is_first_order_accurate():
     # Crank–Nicolson on a pure-diffusion mode: per-step amplification (1−a)/(1+a) vs exp(−2a), O(dt³) per step.
     coarse = validation.taylor_green(scheme="cn-euler", dt=0.05)["max_rel_error"]
     fine = validation.taylor_green(scheme="cn-euler", dt=0.025)["max_rel_error"]
-    assert 0 < fine < coarse < 1e-5
-    assert coarse / fine == pytest.approx(4.0, rel=0.05)  # CN is 2nd order for the linear part
+    assert 0 < fine < coarse and within("taylor_green_cn", coarse)
+    assert within("cn_error_ratio", coarse / fine)  # CN is 2nd order for the linear part
 
 
 def test_time_convergence_orders():
-    assert validation.time_convergence("ifrk4")["order"] == pytest.approx(4.0, abs=0.3)
-    assert validation.time_convergence("cn-euler", dts=(0.02, 0.01, 0.005, 0.0025))["order"] == pytest.approx(1.0, abs=0.2)
+    assert within("order_ifrk4", validation.time_convergence("ifrk4")["order"])
+    assert within("order_cn", validation.time_convergence("cn-euler", dts=(0.02, 0.01, 0.005, 0.0025))["order"])
 
 
 def test_mean_vorticity_stays_zero():
     r = validation.mean_vorticity()
-    assert r["max_abs_mean"] < 1e-13 * max(1.0, r["rms"])
+    assert within("mean_vorticity", r["max_abs_mean"] / max(1.0, r["rms"]))
 
 
 def test_refinement_at_nu_1e3_changes_solution_less_than_1e3():
     # Halving dt and doubling the grid changes the forced ν = 1e-3 solution by < 1e-3 (relative).
-    assert validation.refinement(n=32, nu=1e-3, dt=0.02, t_final=5.0)["rel_change"] < 1e-3
+    assert within("refinement", validation.refinement(n=32, nu=1e-3, dt=0.02, t_final=5.0)["rel_change"])
 
 
 def test_laminar_kolmogorov_is_steady():
-    assert validation.laminar_kolmogorov()["max_drift"] < 1e-10
+    assert within("laminar_drift", validation.laminar_kolmogorov()["max_drift"])
 
 
 @pytest.mark.parametrize("nu", [1e-3, 1e-5])
 def test_enstrophy_budget_closes(nu):
     r = validation.enstrophy_budget(nu=nu)
-    assert r["max_advection_rate"] < 1e-10  # the dealiased nonlinear term conserves enstrophy
-    assert r["budget_residual"] < 1e-4  # trapezoid quadrature of dZ/dt = −ν⟨|∇ω|²⟩ + ⟨fω⟩
+    assert within("advection_rate", r["max_advection_rate"])  # the dealiased nonlinear term conserves enstrophy
+    assert within("budget_residual", r["budget_residual"])  # trapezoid quadrature of dZ/dt = −ν⟨|∇ω|²⟩ + ⟨fω⟩
 
 
 def test_kolmogorov_enstrophy_budget_closes():
     r = validation.enstrophy_budget(n=32, nu=1 / 40, forcing=kolmogorov.kolmogorov_forcing, length=kolmogorov.LENGTH, dt=0.01, t_final=1.0)
-    assert r["max_advection_rate"] < 1e-10
-    assert r["budget_residual"] < 1e-4
+    assert within("advection_rate", r["max_advection_rate"])
+    assert within("budget_residual", r["budget_residual"])
 
 
 def test_grf_statistics():

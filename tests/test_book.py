@@ -1,0 +1,150 @@
+"""The book: every notebook of the toc executes with the smoke profile and the HTML builds strictly.
+
+The session fixture runs the same code as `pdestudy book --profile smoke --strict` once; the
+other tests read what it left. Tiny throw-away books (via $PDESTUDY_BOOK) test the runner's
+failure paths without the real notebooks.
+"""
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from pdestudy.book import BookError, build_book, load_profile, toc_notebooks
+from pdestudy.cli import main
+from pdestudy.paths import book_dir
+
+NOTEBOOKS = toc_notebooks(book_dir())
+PROFILES = ("smoke", "default", "paper")
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    build_dir = tmp_path_factory.mktemp("book")
+    index = build_book(profile="smoke", build_dir=build_dir, strict=True)
+    return build_dir / "smoke", index
+
+
+# ---------------------------------------------------------------------- sources
+def test_toc_has_notebooks():
+    assert "data/navier_stokes" in NOTEBOOKS
+
+
+@pytest.mark.parametrize("rel", NOTEBOOKS)
+def test_notebook_sources_have_no_outputs_and_a_parameters_cell(rel):
+    nb = nbformat.read(book_dir() / f"{rel}.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), f"{rel}: commit notebooks without outputs"
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, f"{rel}: needs exactly one cell tagged 'parameters' (papermill injects after it)"
+    assert "profile" in params[0].source and "device" in params[0].source
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_profiles_parameterize_every_notebook(profile):
+    cfg = load_profile(profile)
+    assert cfg["all"]["profile"] == profile and cfg["all"]["device"] == "auto"
+    assert set(cfg["notebooks"]) <= set(NOTEBOOKS), "profile names a notebook that is not in _toc.yml"
+
+
+# ---------------------------------------------------------------------- the smoke build
+@pytest.mark.slow
+@pytest.mark.parametrize("rel", NOTEBOOKS)
+def test_notebook_executes_with_the_smoke_profile(smoke_book, rel):
+    out, _ = smoke_book
+    nb = nbformat.read(out / "src" / f"{rel}.ipynb", as_version=4)
+    assert nb.metadata.papermill.parameters["profile"] == "smoke"
+    assert not nb.metadata.papermill.get("exception")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), f"{rel}: a cell was not executed"
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{rel}: {errors[0].ename}: {errors[0].evalue}"
+
+
+@pytest.mark.slow
+def test_html_pages_exist(smoke_book):
+    out, index = smoke_book
+    html = out / "_build" / "html"
+    assert index == html / "index.html" and index.exists()
+    toc = yaml.safe_load((book_dir() / "_toc.yml").read_text())
+    pages = [toc["root"]] + [ch["file"] for part in toc["parts"] for ch in part["chapters"]]
+    for page in pages:
+        assert (html / f"{page}.html").exists(), page
+    assert "built with the smoke profile" in (html / "intro.html").read_text()
+
+
+@pytest.mark.slow
+def test_data_chapter_has_figures(smoke_book):
+    out, _ = smoke_book
+    page = (out / "_build" / "html" / "data" / "navier_stokes.html").read_text()
+    assert "<img" in page, "the data chapter shows no figure"
+
+
+# ---------------------------------------------------------------------- the runner, on tiny books
+def notebook(*sources, params='profile = "default"\ndevice = "auto"'):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]})]
+    nb.cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def tiny_book(root: Path, notebooks: dict) -> Path:
+    """A book with an intro page and the given {name: notebook} chapters, and a smoke profile."""
+    root.mkdir(parents=True)
+    (root / "_config.yml").write_text('title: tiny\nexecute:\n  execute_notebooks: "off"\n'
+                                      "parse:\n  myst_enable_extensions: [substitution]\n")
+    (root / "_toc.yml").write_text(yaml.safe_dump(
+        {"format": "jb-book", "root": "intro", "chapters": [{"file": name} for name in notebooks]}))
+    (root / "intro.md").write_text("# Tiny\n\nProfile: {{ profile }}\n")
+    for name, nb in notebooks.items():
+        nbformat.write(nb, root / f"{name}.ipynb")
+    (root / "profiles").mkdir()
+    (root / "profiles" / "smoke.yml").write_text(
+        "all: {profile: smoke, device: auto}\nnotebooks:\n  ok: {greeting: hello}\n")
+    return root
+
+
+def test_a_failing_notebook_stops_the_build_naming_notebook_and_cell(monkeypatch, tmp_path, capsys):
+    boom = notebook("x = 1", "y = x / 0", "print('never')")
+    monkeypatch.setenv("PDESTUDY_BOOK", str(tiny_book(tmp_path / "book", {"boom": boom})))
+    with pytest.raises(BookError) as info:
+        build_book(profile="smoke", build_dir=tmp_path / "build")
+    msg = str(info.value)
+    assert "notebook boom" in msg and "In [4]" in msg and "y = x / 0" in msg and "ZeroDivisionError" in msg
+    assert not (tmp_path / "build" / "smoke" / "_build").exists()  # no HTML built after a failure
+
+    code = main(["book", "--profile", "smoke", "--build-dir", str(tmp_path / "build")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err[-1].startswith("error: notebook boom") and "ZeroDivisionError" in err[-1]
+
+
+def test_parameters_staging_and_only(monkeypatch, tmp_path):
+    ok = notebook("print(profile, greeting)", params='profile = "default"\ndevice = "auto"\ngreeting = "hi"')
+    other = notebook("import os\nprint('cwd', os.getcwd())")
+    src = tiny_book(tmp_path / "book", {"ok": ok, "other": other})
+    monkeypatch.setenv("PDESTUDY_BOOK", str(src))
+    build = tmp_path / "build"
+
+    index = build_book(profile="smoke", build_dir=build)
+    assert index.exists() and "Profile: smoke" in (index.parent / "intro.html").read_text()
+    staged = build / "smoke" / "src"
+    executed = nbformat.read(staged / "ok.ipynb", as_version=4)
+    assert executed.cells[2].outputs[0].text == "smoke hello\n"  # `all` and per-notebook parameters
+    assert nbformat.read(staged / "other.ipynb", as_version=4).cells[2].outputs[0].text.strip() == f"cwd {staged}"
+    assert not any(c.get("outputs") for c in json.loads((src / "ok.ipynb").read_text())["cells"])  # sources untouched
+    assert yaml.safe_load((staged / "_config.yml").read_text())["parse"]["myst_substitutions"]["profile"] == "smoke"
+
+    # --only re-executes one notebook, from its current source, and keeps the other's executed copy
+    before = (staged / "other.ipynb").read_text()
+    ok.cells[1].source = "print(profile, greeting, 2)"
+    nbformat.write(ok, src / "ok.ipynb")
+    build_book(profile="smoke", build_dir=build, only="ok")
+    assert nbformat.read(staged / "ok.ipynb", as_version=4).cells[2].outputs[0].text == "smoke hello 2\n"
+    assert (staged / "other.ipynb").read_text() == before
+
+    with pytest.raises(BookError, match="is no notebook"):
+        build_book(profile="smoke", build_dir=build, only="nope")
+    with pytest.raises(BookError, match="unknown profile 'paper'"):
+        build_book(profile="paper", build_dir=build)
