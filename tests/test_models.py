@@ -133,3 +133,12 @@ def test_multiscale_rollout_and_final_state_agree():
 def test_schedule_rejects_scales_without_one():
     with pytest.raises(ValueError, match="include 1"):
         hierarchical_schedule(10, [2, 4])
+
+
+def test_fno_baseline_from_neuraloperator():
+    from pdestudy.models.fno import FNOBaseline, FNOConfig
+    m = FNOBaseline(FNOConfig(history=3, n_modes=[8, 8], hidden_channels=8))
+    assert type(m.fno).__module__.startswith("neuralop")  # the baseline is the package's FNO, not ours
+    assert m(torch.randn(2, 3, 1, 32, 32)).shape == (2, 1, 32, 32)
+    with pytest.raises(ValueError, match="expects 3 × 1"):
+        m(torch.randn(2, 2, 1, 32, 32))

@@ -139,3 +139,14 @@ def test_bad_config_errors(tmp_path):
     bad.write_text("task: autoencoder\nepochz: 3\n")
     with pytest.raises(ValueError, match=r"bad\.yaml: unknown config field\(s\) \['epochz'\]"):
         TrainConfig.from_yaml(bad)
+
+
+def test_cli_train_runs_and_reports_bad_config(env, tmp_path):
+    from pdestudy.cli import main
+    cfg = tmp_path / "ae.yaml"
+    cfg.write_text(yaml.safe_dump(dict(AE, epochs=1)))
+    assert main(["train", "--config", str(cfg), "--results", str(tmp_path / "r")]) == 0
+    assert TrainConfig(**dict(AE, epochs=1)).run_dir(tmp_path / "r").joinpath("model.pt").exists()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: autoencoder\nepochz: 3\n")
+    assert main(["train", "--config", str(bad)]) == 2
