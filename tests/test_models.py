@@ -142,3 +142,14 @@ def test_fno_baseline_from_neuraloperator():
     assert m(torch.randn(2, 3, 1, 32, 32)).shape == (2, 1, 32, 32)
     with pytest.raises(ValueError, match="expects 3 × 1"):
         m(torch.randn(2, 2, 1, 32, 32))
+
+
+def test_fno_checkpoint_loads_with_weights_only(tmp_path):
+    from pdestudy.models.fno import FNOBaseline, FNOConfig
+    cfg = FNOConfig(history=2, n_modes=[8, 8], hidden_channels=8)
+    m = FNOBaseline(cfg)
+    torch.save(m.state_dict(), tmp_path / "fno.pt")
+    m2 = FNOBaseline(cfg)
+    m2.load_state_dict(torch.load(tmp_path / "fno.pt", weights_only=True))
+    x = torch.randn(1, 2, 1, 32, 32)
+    assert torch.equal(m(x), m2(x))

@@ -47,6 +47,13 @@ class FNOBaseline(nn.Module):
                                    out_channels=config.channels, hidden_channels=config.hidden_channels,
                                    n_layers=config.n_layers)
 
+    def state_dict(self, *args, **kwargs):
+        # neuraloperator adds its constructor arguments (functions, classes) under "_metadata": they
+        # cannot be loaded with weights_only=True, and FNOConfig already records them.
+        sd = super().state_dict(*args, **kwargs)
+        sd.pop("_metadata", None)
+        return sd
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:  # a single frame (B, C, H, W): history 1
             x = x[:, None]
