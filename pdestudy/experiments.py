@@ -233,6 +233,198 @@ def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+# --------------------------------------------------------------------------- autoencoder and seed studies
+@torch.no_grad()
+def reconstruct(autoencoder: nn.Module, frames: torch.Tensor, device: str = "auto", batch: int = 256) -> torch.Tensor:
+    """decode(encode(x)) of every frame of `frames` (…, C, H, W), returned with the same shape on the CPU."""
+    dev = get_device(device)
+    ae = autoencoder.to(dev).eval()
+    flat = frames.reshape(-1, *frames.shape[-3:])
+    return torch.cat([ae(x.to(dev)).cpu() for x in flat.split(batch)]).view(frames.shape)
+
+
+def autoencoder_summary(run: Run, test: TestSet, device: str = "auto", start: int = START) -> dict[str, Any]:
+    """What the latent-size study reports of one trained CAE, measured on the held-out test trajectories.
+
+    error / error_std: relative L² error of each test frame (mean ± std over all frames of all test
+    trajectories); per_frame: those errors, (trajectory, time); floor / floor_std: the protocol's
+    nRMSE of the reconstructed truth over the frames a rollout from `start` predicts, per trajectory.
+    No rollout in this latent space can be expected to beat it: it is what a perfect latent model
+    would score after decoding.
+    """
+    rec = reconstruct(run.model, test.frames, device=device)
+    per_frame = nrmse_per_step(rec, test.frames)  # (N, T)
+    floor = score(truth(rec, start), truth(test.frames, start))
+    C, H, W = test.frames.shape[-3:]
+    n_h, n_w = H // run.model.downsampling, W // run.model.downsampling
+    latent_numbers = n_h * n_w * run.model.latent_channels
+    metrics = run.metrics
+    return dict(channels=list(run.model.config.channels), stages=len(run.model.config.channels),
+                latent=f"{n_h}×{n_w}×{run.model.latent_channels}", tokens=n_h * n_w, latent_numbers=latent_numbers,
+                compression=C * H * W / latent_numbers, parameters=run.n_parameters, epochs=run.config.epochs,
+                best_epoch=run.best_epoch, train_frames=int(metrics.get("n_train_samples", 0)),
+                train_seconds=run.train_seconds, error=float(per_frame.mean()), error_std=float(per_frame.std()),
+                per_frame=per_frame.numpy(), floor=floor["nrmse"], floor_std=floor["nrmse_std"])
+
+
+def score_mst(autoencoder: nn.Module, models: dict[int, nn.Module], test: TestSet, start: int = START,
+              device: str = "auto") -> dict[str, Any]:
+    """The protocol in one call: roll out from `start` on the test trajectories, score against the truth."""
+    pred, seconds = rollout_mst(autoencoder, models, test.frames, start=start, device=device)
+    return {**score(pred, truth(test.frames, start, pred.shape[1])), "rollout_seconds": seconds}
+
+
+def seed_summary(runs: dict[tuple[Any, int], Run], scores: dict[tuple[Any, int], dict]) -> list[dict[str, Any]]:
+    """One row per model over its seeds; `runs` and `scores` are keyed by (model name, seed).
+
+    nRMSE is the mean over seeds of each seed's test score (itself a mean over test trajectories),
+    ± the standard deviation over seeds; the best validation loss is the one-step loss of the kept
+    epoch; times are means over seeds.
+    """
+    rows = []
+    for name in dict.fromkeys(k[0] for k in runs):
+        keys = [k for k in runs if k[0] == name]
+        v = torch.tensor([scores[k]["nrmse"] for k in keys], dtype=torch.float64)
+        rows.append({"model": name, "seeds": len(keys), "nRMSE": float(v.mean()),
+                     "± std over seeds": float(v.std()) if len(v) > 1 else 0.0,
+                     "per seed": ", ".join(f"{x:.4f}" for x in v.tolist()),
+                     "best val loss": sum(runs[k].history[runs[k].best_epoch]["val_loss"] for k in keys) / len(keys),
+                     "parameters": runs[keys[0]].n_parameters,
+                     "train (s)": sum(runs[k].train_seconds for k in keys) / len(keys),
+                     "rollout (s)": sum(scores[k].get("rollout_seconds", float("nan")) for k in keys) / len(keys)})
+    return rows
+
+
+# --------------------------------------------------------------------------- rollout and multi-scale studies
+def training_summary(run: Run) -> dict[str, Any]:
+    """Cost and convergence of one training run, from the history `train` records.
+
+    Epoch numbers count from 1 (as the figures draw them). "best val loss" is the run's own
+    validation loss at its kept epoch: the mean over *its* R unrolled steps of Δt each, so it is
+    comparable only between runs with the same R and Δt. Seconds / epoch and samples / s are means
+    over epochs and include each epoch's validation pass; "steps / s" counts model applications
+    (samples × R). Gradient norms are taken before clipping: "grad norm" is the mean over epochs
+    of each epoch's mean over optimiser steps, "grad norm max" the largest of any step.
+    """
+    h = run.history
+    if not h:
+        raise ValueError(f"{run.path}: the run has no recorded epochs")
+    n, R = len(h), int(run.config.rollout)
+    samples_per_s = sum(e["samples_per_s"] for e in h) / n
+    return {"epochs": n, "best epoch": run.best_epoch + 1, "best val loss": h[run.best_epoch]["val_loss"],
+            "train (s)": run.train_seconds, "s / epoch": sum(e["seconds"] for e in h) / n,
+            "samples / s": samples_per_s, "steps / s": samples_per_s * R,
+            "grad norm": sum(e["grad_norm"] for e in h) / n, "grad norm max": max(e["grad_norm_max"] for e in h),
+            "parameters": run.n_parameters}
+
+
+def _latent_rollout_seconds(autoencoder: nn.Module, models: dict[int, nn.Module], x0: torch.Tensor, horizon: int,
+                            device: torch.device) -> float:
+    """Wall-clock of the latent steps alone (no encode, no decode) of one hierarchical rollout."""
+    stepper = MultiScaleStepper({dt: m.to(device).eval() for dt, m in models.items()})
+    with torch.no_grad():
+        z0 = autoencoder.to(device).eval().encode(x0.to(device))
+        _sync(device)
+        t0 = time.perf_counter()
+        stepper.rollout(z0, horizon)
+        _sync(device)
+    return time.perf_counter() - t0
+
+
+def evaluate_scale_sets(autoencoder: nn.Module, models: dict[int, nn.Module], test: TestSet,
+                        scale_sets: dict[str, Sequence[int]] | None = None, starts: Sequence[int] = (START,),
+                        horizon: int | None = None, device: str = "auto", repeats: int = 3,
+                        baseline: bool = True) -> dict[str, dict[str, Any]]:
+    """Every combination of Δt models (1S … 4S) on the held-out trajectories, from each start frame.
+
+    For each entry of `scale_sets` (default `SCALE_SETS`; every Δt it names must be in `models`):
+    the hierarchical rollout of `horizon` frames (default: the protocol's, from START) from each
+    start, scored against the truth; the frame at start + horizon alone via `final_state_mst`; and
+    wall-clock times, each the best of `repeats` runs from the first start (after the scored run,
+    which warms up). With `baseline`, a "persistence" entry is scored the same way (no timings).
+
+    Each entry: scales; nrmse / nrmse_std (mean ± std over trajectories × starts of the protocol's
+    nRMSE over all predicted frames); per_trajectory (starts × trajectories,): those nRMSEs, start
+    by start, so entries can be compared pairwise; per_start ({start: nrmse}); per_step (horizon,)
+    and per_step_all (starts × trajectories, horizon): error of each predicted frame; depths (the
+    chain depth of frames 0 … horizon) and longest_chain; rollout_seconds (encode + latent steps
+    + decode of all frames), latent_seconds (the latent steps alone); final_seconds, final_calls
+    and final_error (relative L² error of the final frame, mean over trajectories × starts).
+    """
+    scale_sets = dict(SCALE_SETS if scale_sets is None else scale_sets)
+    if not starts:
+        raise ValueError("evaluate_scale_sets needs at least one start frame")
+    horizon = horizon or test.frames.shape[1] - 1 - START
+    for s in starts:
+        if s < 0 or s + horizon > test.frames.shape[1] - 1:
+            raise ValueError(f"{test.dataset}: a {horizon}-step rollout from frame {s} needs frames up to "
+                             f"{s + horizon}; the trajectories have {test.frames.shape[1]}")
+    dev = get_device(device)
+    frames = test.frames
+    out: dict[str, dict[str, Any]] = {}
+
+    def scored(preds: dict[int, torch.Tensor]) -> dict[str, Any]:
+        per_traj, per_step, per_start = [], [], {}
+        for s, p in preds.items():
+            sc = score(p, truth(frames, s, horizon))
+            per_traj.append(torch.as_tensor(sc["per_trajectory"]))
+            per_step.append(nrmse_per_step(p, truth(frames, s, horizon)))
+            per_start[s] = sc["nrmse"]
+        v = torch.cat(per_traj)
+        steps = torch.cat(per_step)
+        return dict(nrmse=float(v.mean()), nrmse_std=float(v.std()) if len(v) > 1 else 0.0, per_start=per_start,
+                    per_trajectory=v.numpy(), per_step=steps.mean(0).numpy(), per_step_all=steps.numpy())
+
+    for name, scales in scale_sets.items():
+        missing = sorted(set(scales) - set(models))
+        if missing:
+            raise KeyError(f"scale set {name!r} needs Δt = {missing}; models were given for Δt = {sorted(models)}")
+        subset = {dt: models[dt] for dt in sorted(scales)}
+        preds = {s: rollout_mst(autoencoder, subset, frames, start=s, horizon=horizon, device=device)[0] for s in starts}
+        entry = scored(preds)
+        s0 = starts[0]
+        rollout_s = min(rollout_mst(autoencoder, subset, frames, start=s0, horizon=horizon, device=device)[1]
+                        for _ in range(max(1, repeats)))
+        latent_s = min(_latent_rollout_seconds(autoencoder, subset, frames[:, s0], horizon, dev)
+                       for _ in range(max(1, repeats)))
+        finals, final_errors = [], []
+        for s in starts:
+            pred, sec, calls = final_state_mst(autoencoder, subset, frames, target=s + horizon, start=s, device=device)
+            final_errors.append(nrmse(pred, frames[:, s + horizon], dims=pred.dim() - 1))
+            finals.append((sec, calls))
+        final_s = min(final_state_mst(autoencoder, subset, frames, target=s0 + horizon, start=s0, device=device)[1]
+                      for _ in range(max(1, repeats)))
+        depths = chain_depths(horizon, list(subset))
+        out[name] = dict(scales=tuple(subset), **entry, depths=depths, longest_chain=max(depths),
+                         rollout_seconds=rollout_s, latent_seconds=latent_s, final_seconds=final_s,
+                         final_calls=finals[0][1], final_error=float(torch.cat(final_errors).mean()))
+    if baseline:
+        out["persistence"] = dict(scales=(), **scored({s: persistence(frames, s, horizon) for s in starts}))
+    return out
+
+
+def scale_set_rows(results: dict[str, dict[str, Any]], frames_per_rollout: int | None = None) -> list[dict[str, Any]]:
+    """Table rows of `evaluate_scale_sets`: errors, chain lengths, model calls and wall-clock times.
+
+    frames_per_rollout: frames predicted by one timed rollout (trajectories × horizon), to add the
+    rollout's throughput in frames per second.
+    """
+    rows = []
+    for name, r in results.items():
+        timed = "rollout_seconds" in r
+        row = {"model": name, "scales Δt": ", ".join(map(str, r["scales"])) or "–", "nRMSE": r["nrmse"],
+               "± std": r["nrmse_std"], "last-frame error": float(r["per_step"][-1]),
+               "longest chain": r.get("longest_chain", float("nan")),
+               "full rollout (s)": r["rollout_seconds"] if timed else float("nan"),
+               "latent steps (s)": r["latent_seconds"] if timed else float("nan"),
+               "final state (s)": r["final_seconds"] if timed else float("nan"),
+               "final-state calls": r.get("final_calls", float("nan"))}
+        if frames_per_rollout:
+            row["frames / s"] = frames_per_rollout / r["rollout_seconds"] if timed else float("nan")
+        rows.append(row)
+    return rows
+
+
 # --------------------------------------------------------------------------- the study's standard budgets
 # Models that several chapters share (the autoencoder of each dataset, the Δt chain of MST) must be
 # configured identically everywhere, so the results cache trains them once: their budgets live here,
@@ -286,3 +478,248 @@ def standard_fno(dataset: str, profile: str, history: int = 10, **overrides) -> 
     kw = _standard(profile, "fno")
     kw.update(overrides)
     return fno_config(dataset, profile, history=history, **kw)
+
+
+# --------------------------------------------------------------------------- MST vs FNO (chapter "MST vs FNO")
+# FNO-2D (the recurrent 2-D FNO, 10 input frames), relative L2 error on the test set, as printed in the FNO
+# paper (Li et al. 2021, Table 1; 1000 training trajectories, T = 50 / 30 / 20). Quoted, not measured here.
+FNO_PAPER_NRMSE = {"ns_nu1e-3": 0.0128, "ns_nu1e-4": 0.1559, "ns_nu1e-5": 0.1556}
+
+
+def is_kolmogorov(dataset: str) -> bool:
+    return dataset.startswith("kolmogorov")
+
+
+@dataclass
+class MstFnoRuns:
+    """The trained models of one dataset: the standard autoencoder, the MST Δt chain, the FNOs by history k."""
+    dataset: str
+    autoencoder: Run
+    mst: dict[int, Run]
+    fno: dict[int, Run]
+
+    def mst_models(self, scales: Sequence[int]) -> dict[int, nn.Module]:
+        return {dt: self.mst[dt].model for dt in scales}
+
+    def fno_models(self) -> dict[int, nn.Module]:
+        return {k: run.model for k, run in self.fno.items()}
+
+
+def fno_configs(dataset: str, profile: str, histories: Sequence[int] = (10, 1), **overrides) -> dict[int, TrainConfig]:
+    """One standard FNO per history k; `overrides` change the standard budget (epochs, sample cap, …)."""
+    return {int(k): standard_fno(dataset, profile, history=int(k), **overrides) for k in histories}
+
+
+def train_mst_and_fno(dataset: str, profile: str, fno_histories: Sequence[int] = (10, 1),
+                     fno_overrides: dict[str, Any] | None = None, device: str = "auto",
+                     progress: bool = True) -> MstFnoRuns:
+    """Train (or load) the standard MST chain (with its autoencoder) and the FNOs of one dataset."""
+    mst = train_all(standard_multiscale(dataset, profile), device=device, progress=progress)
+    ae = train(standard_autoencoder(dataset, profile), device=device, progress=progress)
+    fno = train_all(fno_configs(dataset, profile, fno_histories, **(fno_overrides or {})), device=device,
+                    progress=progress)
+    return MstFnoRuns(dataset, ae, mst, fno)
+
+
+def protocol_starts(test: TestSet, horizon: int = 40, count: int = 3, history: int = 10) -> tuple[list[int], int]:
+    """Start frames and horizon of the protocol for a test set.
+
+    Navier–Stokes: one start at t = START, predicting every frame to the end (40 / 20 / 10 frames).
+    Kolmogorov flow: `count` evenly spaced starts with `horizon`-step rollouts, each leaving room for
+    an FNO history of `history` frames.
+    """
+    if is_kolmogorov(test.dataset):
+        return starts_for(test, horizon=horizon, count=count, history=history), horizon
+    if START - history + 1 < 0:
+        raise ValueError(f"an FNO history of {history} frames does not fit before the start frame {START}")
+    return [START], test.horizon
+
+
+MST_FNO_MODELS = ("MST 4S", "MST 1S", "FNO k=10", "FNO k=1", "persistence")
+
+
+def model_label(kind: str, key: Any) -> str:
+    """'MST 4S', 'MST 1S' (by number of scales) and 'FNO k=10' style names used in tables and figures."""
+    if kind == "mst":
+        return f"MST {len(key)}S"
+    return f"FNO k={key}"
+
+
+@dataclass
+class MstFnoComparison:
+    """Rollouts of every model on one test set from the protocol's start frames.
+
+    Predictions and truth are (starts·N, horizon, C, H, W): the rollouts of all test trajectories
+    from the first start, then from the second, …; `seconds` is the mean wall-clock time of one
+    batched rollout of all N test trajectories (over the starts, after a one-step warm-up).
+    """
+    dataset: str
+    starts: list[int]
+    horizon: int
+    n_test: int
+    truth: torch.Tensor
+    predictions: dict[str, torch.Tensor]
+    seconds: dict[str, float]
+    scores: dict[str, dict[str, Any]]
+    per_step: dict[str, Any]  # {model: (starts·N, horizon) numpy array of per-frame nRMSE}
+
+
+def compare_mst_fno(test: TestSet, runs: MstFnoRuns, starts: Sequence[int], horizon: int,
+                     mst_scales: dict[str, Sequence[int]] | None = None, device: str = "auto") -> MstFnoComparison:
+    """Roll out MST (each scale set), every FNO and persistence from each start; score against the truth."""
+    mst_scales = mst_scales or {"4S": SCALE_SETS["4S"], "1S": SCALE_SETS["1S"]}
+    f = test.frames
+    models: dict[str, Any] = {}
+    for _, scales in mst_scales.items():
+        mods = runs.mst_models(scales)
+        models[model_label("mst", scales)] = lambda s, h, mods=mods: rollout_mst(runs.autoencoder.model, mods, f, start=s,
+                                                                                 horizon=h, device=device)
+    for k, m in sorted(runs.fno_models().items(), reverse=True):
+        models[model_label("fno", k)] = lambda s, h, m=m, k=k: rollout_fno(m, f, history=k, start=s, horizon=h,
+                                                                           device=device)
+    models["persistence"] = lambda s, h: _timed(lambda: persistence(f, start=s, horizon=h))
+    true = torch.cat([truth(f, start=s, horizon=horizon) for s in starts])
+    preds, seconds = {}, {}
+    for name, fn in models.items():
+        fn(starts[0], 1)  # warm-up: first calls allocate and pick kernels
+        outs, secs = zip(*(fn(s, horizon) for s in starts))
+        preds[name], seconds[name] = torch.cat(outs), sum(secs) / len(secs)
+    scores = {name: score(p, true) for name, p in preds.items()}
+    per_step = {name: nrmse_per_step(p, true).numpy() for name, p in preds.items()}
+    return MstFnoComparison(test.dataset, list(starts), horizon, len(f), true, preds, seconds, scores, per_step)
+
+
+def _timed(fn) -> tuple[torch.Tensor, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def late_spectrum(frames: torch.Tensor, length: float, n_frames: int) -> tuple[Any, Any]:
+    """Energy spectrum of the first channel (vorticity) of (N, T, C, H, W), averaged over N and the last `n_frames` frames."""
+    from .metrics import energy_spectrum
+
+    w = frames[:, -n_frames:, 0]
+    k, E = energy_spectrum(w, length=length)
+    return k, E.reshape(-1, E.shape[-1]).mean(0)
+
+
+def _mean_std(sc: dict[str, Any]) -> str:
+    return f"{sc['nrmse']:.4f} ± {sc['nrmse_std']:.4f}"
+
+
+def mst_fno_rows(comparisons: dict[str, MstFnoComparison], quoted: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """One row per model, one column per dataset: measured nRMSE mean ± std over test trajectories (× starts);
+    then one row of the FNO paper's quoted FNO-2D numbers, labelled as quoted."""
+    quoted = FNO_PAPER_NRMSE if quoted is None else quoted
+    names = [m for m in MST_FNO_MODELS if any(m in c.scores for c in comparisons.values())]
+    names += [m for c in comparisons.values() for m in c.scores if m not in names]
+    rows = []
+    for m in names:
+        row: dict[str, Any] = {"model": f"{m} (ours, measured)"}
+        for ds, c in comparisons.items():
+            row[ds] = _mean_std(c.scores[m]) if m in c.scores else "—"
+        rows.append(row)
+    row = {"model": "FNO-2D k=10 (FNO paper, quoted; 1000 training trajectories)"}
+    for ds in comparisons:
+        row[ds] = f"{quoted[ds]:.4f}" if ds in quoted else "—"
+    rows.append(row)
+    return rows
+
+
+def budget_row(dataset: str, profile: str, fno_overrides: dict[str, Any] | None = None,
+               fno_histories: Sequence[int] = (10, 1)) -> dict[str, Any]:
+    """Trajectories, frames, training samples and epochs that the standard configs of `profile` use on `dataset`."""
+    from .data.registry import get_spec
+    from .train import _split_counts
+
+    spec = get_spec(dataset, profile)
+    frames = int(round(spec.params["t_final"] / spec.params.get("frame_interval", 1.0))) + 1
+    n_fit, n_val = _split_counts(spec.n_train, TrainConfig.val_fraction)
+    ae = _standard(profile, "autoencoder")
+    dyn = _standard(profile, "dynamics")
+    fno = {**_standard(profile, "fno"), **(fno_overrides or {})}
+
+    def samples(windows: int, cap: int | None) -> int:
+        n = n_fit * max(windows, 0)
+        return min(n, cap) if cap is not None else n
+
+    ae_n = samples(frames, ae.get("max_train_samples"))
+    mst_n = {dt: samples(frames - dyn["rollout"] * dt, dyn.get("max_train_samples")) for dt in (1, 2, 4, 8)}
+    fno_n = {k: samples(frames - k - (fno.get("rollout", 1) - 1), fno.get("max_train_samples")) for k in fno_histories}
+    return {"dataset": dataset, "profile": profile, "train / val / test trajectories": f"{n_fit} / {n_val} / {spec.n_test}",
+            "frames": frames, "resolution": f"{spec.resolution}²",
+            "AE: samples × epochs": f"{ae_n} × {ae['epochs']}",
+            "MST Δt=1,2,4,8: samples × epochs": f"{', '.join(str(v) for v in mst_n.values())} × {dyn['epochs']}",
+            **{f"FNO k={k}: samples × epochs": f"{n} × {fno['epochs']}" for k, n in fno_n.items()}}
+
+
+def mst_fno_cost_rows(runs: dict[str, MstFnoRuns], comparisons: dict[str, MstFnoComparison]) -> list[dict[str, Any]]:
+    """Parameters, training time and rollout time per dataset and model.
+
+    MST counts its autoencoder: 4S = AE + the Δt = 1, 2, 4, 8 models (the chain trains them in
+    sequence), 1S = AE + Δt = 1. Rollout time: one batched rollout of all test trajectories
+    over the protocol's horizon, and that divided by the number of trajectories.
+    """
+    rows = []
+    for ds, r in runs.items():
+        c = comparisons[ds]
+        ae_p, ae_s = r.autoencoder.n_parameters, r.autoencoder.train_seconds
+        entries: dict[str, tuple[int, float]] = {}
+        for name, scales in (("MST 4S", SCALE_SETS["4S"]), ("MST 1S", SCALE_SETS["1S"])):
+            entries[name] = (ae_p + sum(r.mst[dt].n_parameters for dt in scales),
+                             ae_s + sum(r.mst[dt].train_seconds for dt in scales))
+        for k, run in sorted(r.fno.items(), reverse=True):
+            entries[model_label("fno", k)] = (run.n_parameters, run.train_seconds)
+        for name, (params, secs) in entries.items():
+            if name not in c.seconds:
+                continue
+            rows.append({"dataset": ds, "model": name, "parameters": params, "training (s)": secs,
+                         "rollout of all test trajectories (s)": c.seconds[name],
+                         "per trajectory (ms)": 1e3 * c.seconds[name] / c.n_test,
+                         "frames predicted": c.horizon})
+    return rows
+
+
+def mst_fno_training_rows(runs: dict[str, MstFnoRuns]) -> list[dict[str, Any]]:
+    """Every run behind the comparison: best epoch of how many (a best epoch at the end means it was still
+    improving), best validation loss (relative L², one step of the run's own Δt; the AE's is reconstruction)
+    and training time."""
+    rows = []
+    for ds, r in runs.items():
+        named = [("autoencoder", r.autoencoder)] + [(f"MST Δt={dt}", run) for dt, run in sorted(r.mst.items())]
+        named += [(model_label("fno", k), run) for k, run in sorted(r.fno.items(), reverse=True)]
+        for name, run in named:
+            rows.append({"dataset": ds, "run": name, "parameters": run.n_parameters,
+                         "best epoch": f"{run.best_epoch + 1} of {run.config.epochs}",
+                         "best val loss": run.history[run.best_epoch]["val_loss"],
+                         "train samples": int(run.metrics.get("n_train_samples", 0)),
+                         "training (s)": run.train_seconds})
+    return rows
+
+
+def mst_fno_summary(comparisons: dict[str, MstFnoComparison], mst: str = "MST 4S",
+                    fno: str = "FNO k=10") -> list[dict[str, Any]]:
+    """Per dataset: the nRMSE of MST, of the FNO and of persistence, the ratio MST / FNO and which is lower."""
+    rows = []
+    for ds, c in comparisons.items():
+        m, f, p = (c.scores[n]["nrmse"] if n in c.scores else float("nan") for n in (mst, fno, "persistence"))
+        best_fno = min((n for n in c.scores if n.startswith("FNO")), key=lambda n: c.scores[n]["nrmse"], default=None)
+        rows.append({"dataset": ds, mst: m, fno: f, "persistence": p, f"{mst} / {fno}": m / f,
+                     "lower": (mst if m < f else fno) if m == m and f == f else "—", "best FNO": best_fno,
+                     "quoted FNO-2D (FNO paper)": FNO_PAPER_NRMSE.get(ds, float("nan"))})
+    return rows
+
+
+def spectral_ratio(k: Any, E: Any, E_ref: Any, kmin: float = 0, kmax: float = float("inf"),
+                   floor: float = 1e-12) -> float:
+    """Energy in shells kmin ≤ k ≤ kmax relative to the reference's: 1 = right amount at those scales.
+
+    Shells where the reference is below `floor` × its maximum (beyond the solver's 2/3-rule cutoff,
+    round-off only) are left out, so energy a model puts there does not count."""
+    import numpy as np
+
+    k, E, E_ref = np.asarray(k), np.asarray(E, dtype=float), np.asarray(E_ref, dtype=float)
+    sel = (k >= kmin) & (k <= kmax) & (E_ref > floor * E_ref.max())
+    return float(E[sel].sum() / E_ref[sel].sum())
+
