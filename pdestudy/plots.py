@@ -132,6 +132,9 @@ def _symmetric_limit(values) -> float:
 
 
 def _as_array(x) -> np.ndarray:
+    """numpy, xarray or torch (whose `.values` is a method, not xarray's array) → float64 numpy."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
     return np.asarray(getattr(x, "values", x), dtype=np.float64)
 
 
@@ -500,13 +503,6 @@ def enstrophy_budget(results: Mapping[str, dict]) -> Figure:
 
 
 # ---------------------------------------------------------------------------------------- MST: autoencoder
-def _numpy(x) -> np.ndarray:
-    # torch tensors too (their `.values` is a method, which `_as_array` would take for xarray's)
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return _as_array(x)
-
-
 @_styled
 def latent_size(summaries: Sequence[Mapping], times: Sequence[float], start: int | None = None,
                 title: str | None = None) -> Figure:
@@ -560,7 +556,7 @@ def reconstructions(true, recon, titles: Sequence[str] | None = None, length: fl
     Truth and reconstruction share one symmetric colour range; the error row has its own (usually
     much smaller) one, so its colourbar says how large the error is.
     """
-    true, recon = _numpy(true), _numpy(recon)
+    true, recon = _as_array(true), _as_array(recon)
     if true.shape != recon.shape or true.ndim != 3:
         raise ValueError(f"reconstructions needs two arrays (cols, n, n) of one shape, got {true.shape} and {recon.shape}")
     err = recon - true
@@ -670,8 +666,8 @@ def kernel_by_displacement(kernel, displacements) -> tuple[np.ndarray, np.ndarra
     Returns (offsets (m,), G by displacement (heads, m, m) indexed [Δy, Δx], and the largest spread
     of G over the token pairs that share one displacement: zero for a truly relative kernel).
     """
-    G = _numpy(kernel)
-    d = np.rint(_numpy(displacements)).astype(int)
+    G = _as_array(kernel)
+    d = np.rint(_as_array(displacements)).astype(int)
     offsets = np.unique(d[..., 0])
     img = np.full((G.shape[0], len(offsets), len(offsets)), np.nan)
     spread = 0.0

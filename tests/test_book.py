@@ -46,6 +46,27 @@ def test_profiles_parameterize_every_notebook(profile):
     cfg = load_profile(profile)
     assert cfg["all"]["profile"] == profile and cfg["all"]["device"] == "auto"
     assert set(cfg["notebooks"]) <= set(NOTEBOOKS), "profile names a notebook that is not in _toc.yml"
+    for rel, params in cfg["notebooks"].items():  # a profile may only set what the notebook declares
+        unknown = set(params or {}) - set(declared_parameters(rel))
+        assert not unknown, f"{profile}.yml sets {sorted(unknown)} that {rel}'s parameters cell does not declare"
+
+
+def declared_parameters(rel: str) -> list[str]:
+    from papermill.translators import PythonTranslator
+    nb = nbformat.read(book_dir() / f"{rel}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    return [p.name for p in PythonTranslator.inspect(cell)]
+
+
+@pytest.mark.parametrize("rel", NOTEBOOKS)
+def test_every_parameter_line_parses_for_papermill(rel):
+    # papermill silently skips an assignment it cannot parse (e.g. an "=" inside the comment), and a
+    # profile's value for it then arrives as an "unknown parameter"
+    nb = nbformat.read(book_dir() / f"{rel}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assigned = [line.split("=")[0].split(":")[0].strip() for line in cell.source.splitlines()
+                if line and not line[0].isspace() and not line.startswith("#") and "=" in line.split("#")[0]]
+    assert declared_parameters(rel) == assigned
 
 
 # ---------------------------------------------------------------------- the smoke build
