@@ -111,10 +111,12 @@ def test_ddp_two_processes_equal_one(env, tmp_path):
         assert torch.allclose(p1, p2, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("task", ["autoencoder", "dynamics"])
+@pytest.mark.parametrize("task", ["autoencoder", "dynamics", "fno"])
 def test_one_step_lowers_loss_on_fixed_batch(env, task):
     torch.manual_seed(0)
-    cfg = dyn() if task == "dynamics" else TrainConfig(**AE)
+    cfg = {"dynamics": dyn(), "autoencoder": TrainConfig(**AE),
+           "fno": TrainConfig(task="fno", dataset="ns_nu1e-3", profile="smoke", history=3,
+                              model=dict(n_modes=[8, 8], hidden_channels=8))}[task]
     fit, _ = load_frames(cfg)
     encoder = build_model(TrainConfig(**cfg.autoencoder)) if task == "dynamics" else None
     x, y = make_samples(cfg, fit[:1], encoder)
@@ -123,6 +125,8 @@ def test_one_step_lowers_loss_on_fixed_batch(env, task):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def loss():
+        if task == "fno":
+            return relative_l2(model(x), y[:, 0])
         return rollout_loss(torch.stack([model(x[:, 0])] * y.shape[1], 1), y) if task == "dynamics" else relative_l2(model(x[:, 0]), y[:, 0])
     before = loss()
     before.backward()
