@@ -445,6 +445,10 @@ STANDARD: dict[str, dict[str, dict[str, Any]]] = {
 KOLMOGOROV_DEPTH = 8  # the paper uses 8 layers for Kolmogorov flow, 4 for Navier–Stokes
 
 
+def is_kolmogorov(dataset: str) -> bool:
+    return dataset.startswith("kolmogorov")
+
+
 def _standard(profile: str, kind: str) -> dict[str, Any]:
     if profile not in STANDARD:
         raise KeyError(f"unknown profile {profile!r}; profiles are {', '.join(STANDARD)}")
@@ -456,22 +460,22 @@ def standard_autoencoder(dataset: str, profile: str, seed: int = 0) -> TrainConf
     return autoencoder_config(dataset, profile, seed=seed, **_standard(profile, "autoencoder"))
 
 
+def _dynamics_kw(dataset: str, profile: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    kw = _standard(profile, "dynamics")
+    if is_kolmogorov(dataset) and profile != "smoke":
+        kw["depth"] = KOLMOGOROV_DEPTH
+    return {**kw, **overrides}
+
+
 def standard_dynamics(dataset: str, profile: str, **overrides) -> TrainConfig:
     """An MST Δt = 1 model on the standard autoencoder; `overrides` change single fields (encoding, rollout, …)."""
-    kw = _standard(profile, "dynamics")
-    if dataset.startswith("kolmogorov") and profile != "smoke":
-        kw["depth"] = KOLMOGOROV_DEPTH
-    kw.update(overrides)
-    return dynamics_config(standard_autoencoder(dataset, profile), **kw)
+    return dynamics_config(standard_autoencoder(dataset, profile), **_dynamics_kw(dataset, profile, overrides))
 
 
 def standard_multiscale(dataset: str, profile: str, scales: Sequence[int] = (1, 2, 4, 8), **overrides) -> dict[int, TrainConfig]:
     """The Δt chain of MST (Δt = 1 first, each larger Δt initialised from the previous)."""
-    kw = _standard(profile, "dynamics")
-    if dataset.startswith("kolmogorov") and profile != "smoke":
-        kw["depth"] = KOLMOGOROV_DEPTH
-    kw.update(overrides)
-    return multiscale_configs(standard_autoencoder(dataset, profile), scales=scales, **kw)
+    return multiscale_configs(standard_autoencoder(dataset, profile), scales=scales,
+                              **_dynamics_kw(dataset, profile, overrides))
 
 
 def standard_fno(dataset: str, profile: str, history: int = 10, **overrides) -> TrainConfig:
@@ -484,10 +488,6 @@ def standard_fno(dataset: str, profile: str, history: int = 10, **overrides) -> 
 # FNO-2D (the recurrent 2-D FNO, 10 input frames), relative L2 error on the test set, as printed in the FNO
 # paper (Li et al. 2021, Table 1; 1000 training trajectories, T = 50 / 30 / 20). Quoted, not measured here.
 FNO_PAPER_NRMSE = {"ns_nu1e-3": 0.0128, "ns_nu1e-4": 0.1559, "ns_nu1e-5": 0.1556}
-
-
-def is_kolmogorov(dataset: str) -> bool:
-    return dataset.startswith("kolmogorov")
 
 
 @dataclass
