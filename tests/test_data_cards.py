@@ -30,7 +30,7 @@ def sizes_table(name: str) -> dict[str, dict[str, str]]:
         raise AssertionError(f"{path}: no table under '{SIZES_HEADING}'")
     split = lambda ln: [c.strip() for c in ln.strip("|").split("|")]  # noqa: E731
     header = split(lines[0])
-    return {row[0]: dict(zip(header, row)) for row in map(split, lines[2:])}  # lines[1] is the --- rule
+    return {row[0]: dict(zip(header, row, strict=True)) for row in map(split, lines[2:])}  # lines[1] is the --- rule
 
 
 def integer(cell: str) -> int:

@@ -7,7 +7,7 @@ import torch
 
 from pdestudy.data import get_spec, kolmogorov, navier_stokes, validation
 from pdestudy.data.generation import trajectory_seeds
-from pdestudy.data.validation import TOLERANCES, within
+from pdestudy.data.validation import within
 from pdestudy.data.navier_stokes import SolverInstability, VorticitySolver, fno_forcing, gaussian_random_field
 
 

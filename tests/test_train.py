@@ -56,7 +56,7 @@ def test_results_cache_reuses_finished_runs(env, tmp_path):
     assert (again.path / "model.pt").stat().st_mtime_ns == mtime and losses(again.history) == losses(run.history)
     ae_runs = list((tmp_path / "autoencoder").iterdir())
     assert len(ae_runs) == 1  # the dependency trained once
-    for p1, p2 in zip(run.model.parameters(), again.model.parameters()):
+    for p1, p2 in zip(run.model.parameters(), again.model.parameters(), strict=True):
         assert torch.equal(p1, p2)
 
 
@@ -90,7 +90,7 @@ def test_resume_after_sigkill_equals_uninterrupted(env, tmp_path):
     assert not (cfg.run_dir(tmp_path / "run") / "metrics.json").exists(), "the run finished before it was killed"
     resumed = train(cfg, root=tmp_path / "run", progress=False)
     assert losses(resumed.history) == losses(reference.history)
-    for p1, p2 in zip(resumed.model.parameters(), reference.model.parameters()):
+    for p1, p2 in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
         assert torch.equal(p1, p2)
 
 
@@ -105,9 +105,9 @@ def test_ddp_two_processes_equal_one(env, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     ddp = train(cfg, root=tmp_path / "two", progress=False)  # loads the finished DDP run
     assert ddp.metrics["world_size"] == 2
-    for (t1, v1, _), (t2, v2, _) in zip(losses(single.history), losses(ddp.history)):
+    for (t1, v1, _), (t2, v2, _) in zip(losses(single.history), losses(ddp.history), strict=True):
         assert t1 == pytest.approx(t2, rel=1e-4) and v1 == pytest.approx(v2, rel=1e-4)
-    for p1, p2 in zip(single.model.parameters(), ddp.model.parameters()):
+    for p1, p2 in zip(single.model.parameters(), ddp.model.parameters(), strict=True):
         assert torch.allclose(p1, p2, rtol=1e-4, atol=1e-6)
 
 

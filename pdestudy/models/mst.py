@@ -225,7 +225,7 @@ class MultiScaleStepper(nn.Module):
         for dt, pairs in hierarchical_schedule(horizon, self.scales):
             src = torch.cat([frames[a] for a, _ in pairs])  # independent chains of a level: one batch
             out = self.models[str(dt)](src).split(z0.shape[0])
-            frames.update({b: o for (_, b), o in zip(pairs, out)})
+            frames.update({b: o for (_, b), o in zip(pairs, out, strict=True)})
         return torch.stack([frames[t] for t in range(1, horizon + 1)], dim=1)
 
     @torch.no_grad()
