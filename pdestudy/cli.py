@@ -18,7 +18,8 @@ from pathlib import Path
 
 from . import __version__
 from .data import PROFILES, DataFileError, dataset_names, dataset_path, describe, generate, get_spec
-from .data.navier_stokes import SolverInstability, frame_times
+from .data.generation import coordinates
+from .data.navier_stokes import SolverInstability
 
 
 class UsageError(Exception):
@@ -44,6 +45,12 @@ def dataset_list(names: list[str]) -> list[str]:
     return out
 
 
+def grid_label(spec) -> str:
+    c = coordinates(spec)
+    ny, nx = len(c["y"]), len(c["x"])
+    return f"{nx}²" if nx == ny else f"{ny}×{nx}"
+
+
 # ---------------------------------------------------------------------- commands
 def cmd_data_generate(args) -> int:
     profile = check_profile(args.profile)
@@ -64,8 +71,8 @@ def cmd_data_list(args) -> int:
     for name in dataset_names():
         spec = get_spec(name, profile)
         path = dataset_path(name, profile, args.root)
-        rows.append((name, f"{spec.n_trajectories} ({spec.n_train}+{spec.n_test})", f"{spec.resolution}²",
-                     str(len(frame_times(spec.params))), str(path) if path.exists() else "missing"))
+        rows.append((name, f"{spec.n_trajectories} ({spec.n_train}+{spec.n_test})", grid_label(spec),
+                     str(len(coordinates(spec)["time"])), str(path) if path.exists() else "missing"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     print(f"profile {profile}")
     for row in rows:

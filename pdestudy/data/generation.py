@@ -24,7 +24,39 @@ def dataset_path(name: str, profile: str = "default", root: str | os.PathLike | 
 
 
 def system_module(spec: DatasetSpec):
+    """The module of `pdestudy.data` that solves `spec.system`.
+
+    Its interface (every system module has it):
+
+    * ``simulate(spec, seeds, trajectory_ids, device, progress) -> {field: array (B, T, ny, nx)}``:
+      trajectory ``trajectory_ids[b]`` from seed ``seeds[b]``, bitwise independent of the batch it is
+      solved in; raises on instability naming the dataset, trajectory and time;
+    * ``describe_solver(spec) -> str``: one line on the numerics, stored in the file.
+
+    and optionally
+
+    * ``coordinates(spec) -> {"time": (T,), "y": (ny,), "x": (nx,)}``: stored times and cell
+      positions (default: frames every ``frame_interval`` to ``t_final``, a periodic square [0, L)²);
+    * ``trajectory_parameters(spec, seeds, trajectory_ids) -> {name: (B,)}``: per-trajectory
+      physical parameters drawn from the seeds or swept (bubble radius, applied field, …), stored as
+      coordinates along ``trajectory``;
+    * ``batch_size(spec) -> int``: trajectories solved together (default: ~64k grid points a batch).
+    """
     return importlib.import_module(f"pdestudy.data.{spec.system}")
+
+
+def coordinates(spec: DatasetSpec) -> dict[str, np.ndarray]:
+    """Stored times and cell positions of `spec`'s files: {"time", "y", "x"} as float64 arrays."""
+    module = system_module(spec)
+    if hasattr(module, "coordinates"):
+        coords = module.coordinates(spec)
+    else:  # the periodic-square default of the Navier–Stokes systems
+        p = spec.params
+        count = round(p["t_final"] / p["frame_interval"])
+        length = p.get("length", 1.0)
+        cells = np.arange(spec.resolution) * length / spec.resolution
+        coords = dict(time=np.arange(count + 1) * p["frame_interval"], y=cells, x=cells)
+    return {k: np.asarray(coords[k], dtype=np.float64) for k in ("time", "y", "x")}
 
 
 def trajectory_seeds(spec: DatasetSpec) -> list[int]:
@@ -65,8 +97,12 @@ def generate(name: str, profile: str = "default", root=None, force: bool = False
     remove_stale_partials(path)
 
     module = system_module(spec)
+    if batch_size is None and hasattr(module, "batch_size"):
+        batch_size = int(module.batch_size(spec))
     if batch_size is None:  # ~64k grid points per batch: large enough to vectorise, small enough for the cache
         batch_size = max(1, 2**16 // int(spec.params.get("solve_resolution", spec.resolution)) ** 2)
+    coords = coordinates(spec)
+    shape = (len(coords["time"]), len(coords["y"]), len(coords["x"]))
     seeds = trajectory_seeds(spec)
     dev = get_device(device)
     outputs: dict[str, list[np.ndarray]] = {}
@@ -76,20 +112,24 @@ def generate(name: str, profile: str = "default", root=None, force: bool = False
         for ids in bar:
             fields = module.simulate(spec, [seeds[i] for i in ids], list(ids), device=dev, progress=progress)
             for k, v in fields.items():
+                if v.shape != (len(ids), *shape):
+                    raise ValueError(f"pdestudy.data.{spec.system}.simulate returned field {k!r} of shape {v.shape} for "
+                                     f"{spec.name}; its coordinates say ({len(ids)}, time, y, x) = ({len(ids)}, "
+                                     f"{', '.join(map(str, shape))})")
                 outputs.setdefault(k, []).append(v)
     seconds = time.perf_counter() - start
 
     fields = {k: np.concatenate(v) for k, v in outputs.items()}
     p = spec.params
-    n_frames = next(iter(fields.values())).shape[1]
-    length = p.get("length", 1.0)
-    coords = dict(trajectory=np.arange(spec.n_trajectories), seed=np.array(seeds, dtype=np.int64),
-                  time=np.arange(n_frames) * p.get("frame_interval", 1.0),
-                  y=np.arange(spec.resolution) * length / spec.resolution,
-                  x=np.arange(spec.resolution) * length / spec.resolution)
+    per_trajectory = {}
+    if hasattr(module, "trajectory_parameters"):
+        per_trajectory = module.trajectory_parameters(spec, seeds, list(range(spec.n_trajectories)))
+    coords = dict(trajectory=np.arange(spec.n_trajectories), seed=np.array(seeds, dtype=np.int64), **coords,
+                  **{k: np.asarray(v) for k, v in per_trajectory.items()})
     attrs = dict(
         dataset=spec.name, profile=spec.profile, system=spec.system, equation=spec.equation,
-        parameters=p, solver=module.describe_solver(spec), resolution=spec.resolution, seed=spec.seed,
+        parameters=p, solver=module.describe_solver(spec), resolution=spec.resolution, ny=shape[1], nx=shape[2],
+        seed=spec.seed,
         n_train=spec.n_train, n_test=spec.n_test, spec_hash=spec.spec_hash(), pdestudy_version=__version__,
         torch_version=str(torch.__version__), generation_seconds=round(seconds, 3),
         host=f"{os.cpu_count()} CPU cores ({platform.machine()}), {torch.get_num_threads()} torch threads, device {dev}",

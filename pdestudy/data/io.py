@@ -3,9 +3,11 @@
 A dataset is one NetCDF4/HDF5 file written through xarray (h5netcdf engine):
 
 * dims ``(trajectory, time, y, x)``, one float32 variable per field (``vorticity``, …);
-* coordinates ``trajectory`` (index), ``seed`` (per-trajectory seed), ``time``, ``y``, ``x``;
+* coordinates ``trajectory`` (index), ``seed`` (per-trajectory seed), ``time``, ``y``, ``x``, and
+  any per-trajectory physical parameters (``radius``, ``B0``, …) along ``trajectory``;
 * attributes: ``format``/``format_version``, ``dataset``, ``profile``, ``system``, ``equation``,
-  ``parameters`` (JSON), ``solver``, ``resolution``, ``seed``, ``n_train``/``n_test`` (the first
+  ``parameters`` (JSON), ``solver``, ``resolution`` (and ``ny``, ``nx``: the grid, which need not be
+  square), ``seed``, ``n_train``/``n_test`` (the first
   ``n_train`` trajectories are the training split), ``spec_hash``, ``pdestudy_version``, and the
   measured ``generation_seconds`` with the ``host`` that produced it.
 
@@ -53,6 +55,8 @@ def write_dataset(path: str | os.PathLike, fields: Mapping[str, np.ndarray], coo
             "time": ("time", np.asarray(coords["time"], dtype=np.float64)),
             "y": ("y", np.asarray(coords["y"], dtype=np.float64)),
             "x": ("x", np.asarray(coords["x"], dtype=np.float64)),
+            **{k: ("trajectory", np.asarray(v)) for k, v in coords.items()
+               if k not in ("trajectory", "seed", "time", "y", "x")},
         },
         attrs={"format": FORMAT, "format_version": FORMAT_VERSION, **_netcdf_attrs(attrs)},
     )
@@ -102,9 +106,11 @@ def validate_file(path: str | os.PathLike, check_values: bool = True) -> xr.Data
         n = int(ds.attrs["n_train"]) + int(ds.attrs["n_test"])
         if ds.sizes["trajectory"] != n:
             raise DataFileError(f"{path}: {ds.sizes['trajectory']} trajectories, but n_train + n_test = {n}")
-        if ds.sizes["y"] != int(ds.attrs["resolution"]) or ds.sizes["x"] != int(ds.attrs["resolution"]):
-            raise DataFileError(f"{path}: grid {ds.sizes['y']}×{ds.sizes['x']} does not match attribute "
-                                f"resolution = {ds.attrs['resolution']}")
+        res = int(ds.attrs["resolution"])
+        grid = (int(ds.attrs.get("ny", res)), int(ds.attrs.get("nx", res)))  # older files: square, resolution²
+        if (ds.sizes["y"], ds.sizes["x"]) != grid:
+            raise DataFileError(f"{path}: grid {ds.sizes['y']}×{ds.sizes['x']} does not match attributes "
+                                f"ny × nx = {grid[0]}×{grid[1]}")
         if check_values:
             for name, var in ds.data_vars.items():
                 for i in range(ds.sizes["trajectory"]):  # one trajectory at a time keeps memory bounded

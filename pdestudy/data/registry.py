@@ -108,6 +108,34 @@ _TABLE: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
 }
 
 
+# ---------------------------------------------------------------------- MATEY's systems
+# One block per system module; each adds its datasets to _TABLE in the same (base, {profile: overrides}) form.
+
+# diffusion_reaction: diffusion–reaction (PDEBench 2D, FitzHugh–Nagumo)
+# <<< diffusion_reaction
+# >>> diffusion_reaction
+
+# shallow_water: shallow water, radial dam break (PDEBench 2D)
+# <<< shallow_water
+# >>> shallow_water
+
+# compressible_ns: compressible Navier–Stokes (PDEBench 2D CFD Rand / Turb)
+# <<< compressible_ns
+# >>> compressible_ns
+
+# incompressible_ns: incompressible Navier–Stokes with a passive scalar (PDEBench inhomogeneous)
+# <<< incompressible_ns
+# >>> incompressible_ns
+
+# thermals: colliding thermals (miniWeather collision)
+# <<< thermals
+# >>> thermals
+
+# mhd_cavity: lid-driven cavity MHD
+# <<< mhd_cavity
+# >>> mhd_cavity
+
+
 def dataset_names() -> list[str]:
     return list(_TABLE)
 

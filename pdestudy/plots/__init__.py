@@ -28,8 +28,8 @@ import numpy as np
 from matplotlib import animation, ticker
 from matplotlib.figure import Figure
 
-from . import metrics
-from .data.io import parameters
+from .. import metrics
+from ..data.io import parameters
 
 # ---------------------------------------------------------------------------------------- style
 VORTICITY_CMAP = "RdBu_r"
@@ -960,7 +960,7 @@ def generation_vs_benchmark(datasets: Mapping[str, object], bench: Sequence[dict
 
 def spec_rows(names: Sequence[str], profile: str) -> list[dict]:
     """The registry's description of each dataset in `profile` (what will be generated)."""
-    from .data import get_spec
+    from ..data import get_spec
 
     rows = []
     for name in names:
