@@ -61,7 +61,13 @@ def cmd_data_generate(args) -> int:
 
 
 def cmd_data_info(args) -> int:
-    print(describe(args.path))  # raises DataFileError naming the file and the problem
+    # The file's content says what it is: a pdestudy dataset is validated and described as before,
+    # a PDEBench or The Well file is summarised by the readers; anything else is a DataFileError
+    # naming the file and the problem.
+    from .data.readers import describe_external, detect_layout
+
+    layout = detect_layout(args.path)
+    print(describe(args.path) if layout == "pdestudy" else describe_external(args.path))
     return 0
 
 
@@ -121,7 +127,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--device", default="auto", help="torch device: auto (CUDA if present), cpu, cuda, ...")
     g.set_defaults(func=cmd_data_generate)
 
-    i = data_sub.add_parser("info", help="validate a data file and describe it")
+    i = data_sub.add_parser("info", help="validate a data file and describe it (pdestudy, PDEBench or The Well)")
     i.add_argument("path", type=Path, metavar="PATH")
     i.set_defaults(func=cmd_data_info)
 
