@@ -125,6 +125,24 @@ _TABLE: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
 
 # incompressible_ns: incompressible Navier–Stokes with a passive scalar (PDEBench inhomogeneous)
 # <<< incompressible_ns
+_INS_PARAMS = dict(
+    nu=0.01, kappa=0.0, lid_velocity=0.0, length=1.0, t_final=5.0, frame_interval=0.1,
+    cfl=0.5, diffusion_number=0.25,  # per-trajectory dt: advective Courant number and ν dt/h²
+    velocity_rms=0.5, ic_modes=8, ic_alpha=3.0,  # initial stream function: cosine random field × wall window
+    particle_contrast=0.5,  # initial particles exp(0.5 g)/mean, g a unit-variance cosine random field
+    force_amplitude=0.5, force_modes=3, force_alpha=2.0,  # F: smooth random vector field, rms 0.5, modes ≤ 3
+    forcing="particles × F(x, y), F a per-trajectory cosine random vector field", scheme="mac-projection-ssprk3",
+)
+_TABLE["incompressible_ns_scalar"] = (
+    dict(system="incompressible_ns",
+         equation="∂t u + (u·∇)u = −∇p + ν Δu + s F, ∇·u = 0, ∂t s + u·∇s = κ Δs in [0, 1]², u = 0 on the walls",
+         fields=("vx", "vy", "particles"), params=_INS_PARAMS),
+    {
+        "smoke": dict(resolution=32, n_train=4, n_test=2, seed=2401),
+        "default": dict(resolution=64, n_train=24, n_test=8, seed=2401),
+        "paper": dict(resolution=512, n_train=900, n_test=100, seed=2401),
+    },
+)
 # >>> incompressible_ns
 
 # thermals: colliding thermals (miniWeather collision)
