@@ -151,6 +151,24 @@ _TABLE["incompressible_ns_scalar"] = (
 
 # mhd_cavity: lid-driven cavity MHD
 # <<< mhd_cavity
+_MHD_CAVITY = dict(
+    system="mhd_cavity",
+    equation="∂t ω + u·∇ω = (1/Re) Δω + B·∇j, ∂t A + u·∇A = (1/Rem) ΔA, −Δψ = ω, u = (∂y ψ, −∂x ψ), "
+             "B = (∂y A, −∂x A), j = −ΔA, A = B0 y + a; [0, 1]², lid u = 1 at y = 1, no-slip, a = 0 on the walls",
+    fields=("vx", "vy", "bx", "by"),
+    params=dict(reynolds=100.0, lid_speed=1.0, hartmann_min=5.0, hartmann_max=50.0,
+                magnetic_reynolds_values=[25.0, 50.0, 100.0], initial_condition="rest: u = 0, a = 0 (B = B0 x̂)",
+                t_final=20.0, frame_interval=0.2, scheme="etdrk4", cfl=2.0, cfl_limit=2.6, thom_number=1.0,
+                batch_size=8),
+)
+_TABLE["mhd_cavity"] = (
+    _MHD_CAVITY,
+    {
+        "smoke": dict(resolution=16, n_train=4, n_test=2, seed=2412, params=dict(n_hartmann=2)),
+        "default": dict(resolution=64, n_train=24, n_test=6, seed=2412, params=dict(n_hartmann=10)),
+        "paper": dict(resolution=128, n_train=96, n_test=24, seed=2412, params=dict(n_hartmann=40)),
+    },
+)
 # >>> mhd_cavity
 
 
