@@ -117,6 +117,18 @@ _TABLE: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
 
 # shallow_water: shallow water, radial dam break (PDEBench 2D)
 # <<< shallow_water
+_SWE_PARAMS = dict(g=1.0, domain=[-2.5, 2.5], boundary="outflow (zero gradient)", h_inside=2.0, h_outside=1.0,
+                   radius_min=0.3, radius_max=0.7, initial_condition="at rest; h = 2 for r < r0, 1 outside",
+                   t_final=1.0, frame_interval=0.01, limiter="mc", cfl=0.4, scheme="muscl-hll-ssprk2")
+_TABLE["shallow_water_dam_break"] = (
+    dict(system="shallow_water", fields=("h", "hu", "hv"), params=_SWE_PARAMS,
+         equation="∂t h + ∇·(h u) = 0, ∂t(h u) + ∇·(h u u) + ∇(g h²/2) = 0 on [−2.5, 2.5]², g = 1, outflow"),
+    {
+        "smoke": dict(resolution=32, n_train=4, n_test=2, seed=2201),
+        "default": dict(resolution=64, n_train=24, n_test=8, seed=2201),
+        "paper": dict(resolution=128, n_train=900, n_test=100, seed=2201),
+    },
+)
 # >>> shallow_water
 
 # compressible_ns: compressible Navier–Stokes (PDEBench 2D CFD Rand / Turb)
