@@ -159,6 +159,26 @@ _TABLE["incompressible_ns_scalar"] = (
 
 # thermals: colliding thermals (miniWeather collision)
 # <<< thermals
+_THERMALS = dict(
+    system="thermals",
+    equation="2-D dry compressible Euler in x–z for perturbations of a θ0 = 300 K hydrostatic state: ∂t ρ' + ∇·(ρu) = 0, "
+             "∂t(ρu) + ∇·(ρu u) + ∇p' = −ρ' g ẑ, ∂t(ρθ)' + ∇·(ρθ u) = 0, p = C0 (ρθ)^γ; 20 km × 10 km, periodic x, "
+             "reflecting walls in z",
+    fields=("density", "theta", "vx", "vy"),
+    params=dict(xlen=20_000.0, zlen=10_000.0, theta0=300.0, hv_beta=0.05, cfl=1.5, max_speed=450.0,
+                frame_interval=10.0, t_final=700.0, amplitude_range=[15.0, 25.0], x_range=[9_000.0, 11_000.0],
+                warm_z_range=[1_600.0, 2_400.0], cold_z_range=[7_600.0, 8_400.0], radius_range=[1_600.0, 2_400.0],
+                initial_condition="warm (+A) and cold (−A) cos² θ' bubbles, ρ' = u = w = 0 (miniWeather collision, randomised)",
+                scheme="fv4-hv-rk3-split"),
+)
+_TABLE["colliding_thermals"] = (
+    _THERMALS,
+    {
+        "smoke": dict(resolution=32, n_train=6, n_test=2, seed=2001, params=dict(ny=16)),
+        "default": dict(resolution=128, n_train=16, n_test=4, seed=2001, params=dict(ny=64)),
+        "paper": dict(resolution=400, n_train=80, n_test=20, seed=2001, params=dict(ny=200)),
+    },
+)
 # >>> thermals
 
 # mhd_cavity: lid-driven cavity MHD
