@@ -118,7 +118,8 @@ _TABLE: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
 # shallow_water: shallow water, radial dam break (PDEBench 2D)
 # <<< shallow_water
 _SWE_PARAMS = dict(g=1.0, domain=[-2.5, 2.5], boundary="outflow (zero gradient)", h_inside=2.0, h_outside=1.0,
-                   radius_min=0.3, radius_max=0.7, initial_condition="at rest; h = 2 for r < r0, 1 outside",
+                   radius_min=0.3, radius_max=0.7, initial_subcells=16,
+                   initial_condition="at rest; h = 2 for r < r0, 1 outside; cell averages (16 × 16 sub-cell midpoints)",
                    t_final=1.0, frame_interval=0.01, limiter="mc", cfl=0.4, scheme="muscl-hll-ssprk2")
 _TABLE["shallow_water_dam_break"] = (
     dict(system="shallow_water", fields=("h", "hu", "hv"), params=_SWE_PARAMS,

@@ -5,7 +5,8 @@
     ∂t(hv) + ∂x(huv) + ∂y(hv² + ½gh²) = 0,          g = 1,  (x, y) ∈ [−2.5, 2.5]²
 
 The fluid starts at rest with h = 2 inside a circle of radius r0 about the origin and h = 1
-outside; r0 ~ U(0.3, 0.7) per trajectory (stored with the file as the coordinate `radius`), as in
+outside (each cell holding the average over its area, see `dam_break`); r0 ~ U(0.3, 0.7) per
+trajectory (stored with the file as the coordinate `radius`), as in
 PDEBench (Takamoto et al. 2022), whose data were made with PyClaw. Boundaries are outflow
 (zero-gradient ghost cells). Frames every 0.01 up to T = 1 (101 frames); the circular bore does
 not reach the walls before T = 1, so no wave is reflected or lost.
@@ -218,10 +219,29 @@ def radius(seed: int, r_min: float = 0.3, r_max: float = 0.7) -> float:
     return float(np.random.default_rng(int(seed)).uniform(r_min, r_max))
 
 
-def dam_break(x: np.ndarray, y: np.ndarray, radii: Sequence[float], h_in: float = 2.0, h_out: float = 1.0):
-    """(h, hu, hv), each (len(radii), ny, nx): at rest, h_in inside the circle of radius r0 about 0."""
-    r = np.sqrt(x[None, :] ** 2 + y[:, None] ** 2)
-    h = np.stack([np.where(r < r0, h_in, h_out) for r0 in radii]).astype(np.float64)
+def dam_break(x: np.ndarray, y: np.ndarray, radii: Sequence[float], h_in: float = 2.0, h_out: float = 1.0,
+              subcells: int = 1):
+    """(h, hu, hv), each (len(radii), ny, nx): at rest, h_in inside the circle of radius r0 about 0.
+
+    subcells = 1 samples the step at the cell centres (PyClaw's way). subcells = s > 1 gives each
+    cell the average of the step over s × s sub-cell midpoints, i.e. the fraction of its area inside
+    the circle (to O(1/s²)): then every radius gives a different initial state, where centre
+    sampling maps all radii between two rings of cell centres onto the same one (at 64², about
+    ten distinct states for r0 ∈ [0.3, 0.7]). The count of midpoints inside is an integer, so the
+    average keeps the square's symmetries exactly.
+    """
+    if subcells < 1:
+        raise ValueError(f"subcells must be ≥ 1, got {subcells}")
+    dx, dy = (x[1] - x[0] if len(x) > 1 else 1.0), (y[1] - y[0] if len(y) > 1 else 1.0)
+    offsets = (np.arange(subcells) + 0.5) / subcells - 0.5  # sub-cell midpoints, symmetric about 0
+    xs = (x[:, None] + offsets[None, :] * dx).ravel()  # (nx·s,)
+    ys = (y[:, None] + offsets[None, :] * dy).ravel()
+    r2 = xs[None, :] ** 2 + ys[:, None] ** 2  # (ny·s, nx·s)
+    h = []
+    for r0 in radii:
+        inside = (r2 < r0 * r0).reshape(len(y), subcells, len(x), subcells).sum(axis=(1, 3))
+        h.append(h_out + (h_in - h_out) * inside / subcells**2)
+    h = np.stack(h).astype(np.float64)
     return h, np.zeros_like(h), np.zeros_like(h)
 
 
@@ -253,7 +273,7 @@ def simulate(spec, seeds, trajectory_ids, device="auto", progress=False) -> dict
     solver = make_solver(spec, device)
     c = coordinates(spec)
     radii = trajectory_parameters(spec, seeds, trajectory_ids)["radius"]
-    q0 = dam_break(c["x"], c["y"], radii, p["h_inside"], p["h_outside"])
+    q0 = dam_break(c["x"], c["y"], radii, p["h_inside"], p["h_outside"], p.get("initial_subcells", 1))
     (h, hu, hv), _ = solver.run(q0, c["time"], trajectory_ids=trajectory_ids, progress=progress)
     return {"h": h.numpy(), "hu": hu.numpy(), "hv": hv.numpy()}
 
