@@ -113,6 +113,17 @@ _TABLE: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
 
 # diffusion_reaction: diffusion–reaction (PDEBench 2D, FitzHugh–Nagumo)
 # <<< diffusion_reaction
+_DR_PARAMS = dict(Du=1e-3, Dv=5e-3, k=5e-3, domain="[-1, 1]², cell-centred", boundary="homogeneous Neumann",
+                  initial_condition="u, v i.i.d. N(0, 1) per cell", t_final=5.0, frame_interval=0.05, scheme="rk4")
+_TABLE["diffusion_reaction"] = (
+    dict(system="diffusion_reaction", fields=("u", "v"), params=_DR_PARAMS,
+         equation="∂t u = Du Δu + u − u³ − k − v, ∂t v = Dv Δv + u − v on [−1, 1]², Neumann (FitzHugh–Nagumo)"),
+    {
+        "smoke": dict(resolution=32, n_train=4, n_test=2, seed=2101, params=dict(dt=0.01)),
+        "default": dict(resolution=64, n_train=24, n_test=8, seed=2101, params=dict(dt=0.01)),
+        "paper": dict(resolution=128, n_train=900, n_test=100, seed=2101, params=dict(dt=0.005)),
+    },
+)
 # >>> diffusion_reaction
 
 # shallow_water: shallow water, radial dam break (PDEBench 2D)
@@ -134,6 +145,38 @@ _TABLE["shallow_water_dam_break"] = (
 
 # compressible_ns: compressible Navier–Stokes (PDEBench 2D CFD Rand / Turb)
 # <<< compressible_ns
+CNS_EQUATION = ("∂t ρ + ∇·(ρv) = 0, ∂t(ρv) + ∇·(ρv⊗v + pI − σ') = 0, ∂t E + ∇·((E + p)v − v·σ') = 0, "
+                "E = p/(γ−1) + ½ρ|v|², σ' = η(∇v + ∇vᵀ − ⅔(∇·v)I) + ζ(∇·v)I on [0, 1)² periodic")
+
+
+def _cns(variant: str, mach: float, eta: float) -> dict[str, Any]:
+    kind = "divergence-free (Helmholtz-projected) " if variant == "turb" else ""
+    return dict(
+        system="compressible_ns",
+        equation=CNS_EQUATION,
+        fields=("density", "vx", "vy", "pressure"),
+        params=dict(variant=variant, mach=mach, eta=eta, zeta=eta, gamma=5 / 3, length=1.0, t_final=1.0,
+                    frame_interval=0.05, background_density=1.0, background_pressure=1.0, perturbation=0.2,
+                    max_wavenumber=4, spectrum_exponent=-0.5,
+                    initial_condition=(f"ρ, p: background 1 ± 0.2 × random sinusoid sums (|i|, |j| ≤ 4, amplitude "
+                                       f"|k|^−1/2, random phases); {kind}velocity of the same kind scaled to max|v| = "
+                                       f"M c₀"),
+                    scheme="muscl-hllc-ssprk2", limiter="mc", cfl=0.4),
+    )
+
+
+def _cns_sizes(seed: int, paper_resolution: int, paper_train: int, paper_test: int) -> dict[str, dict[str, Any]]:
+    return {
+        "smoke": dict(resolution=16, n_train=4, n_test=2, seed=seed),
+        "default": dict(resolution=64, n_train=12, n_test=4, seed=seed),  # ≈ 1000 steps each: see the data card
+        "paper": dict(resolution=paper_resolution, n_train=paper_train, n_test=paper_test, seed=seed),
+    }
+
+
+_TABLE["cns_rand_m0.1_eta1e-2"] = (_cns("rand", 0.1, 1e-2), _cns_sizes(2101, 128, 9000, 1000))
+_TABLE["cns_rand_m1_eta1e-8"] = (_cns("rand", 1.0, 1e-8), _cns_sizes(2102, 128, 9000, 1000))
+_TABLE["cns_turb_m0.1_eta1e-8"] = (_cns("turb", 0.1, 1e-8), _cns_sizes(2103, 512, 900, 100))
+_TABLE["cns_turb_m1_eta1e-8"] = (_cns("turb", 1.0, 1e-8), _cns_sizes(2104, 512, 900, 100))
 # >>> compressible_ns
 
 # incompressible_ns: incompressible Navier–Stokes with a passive scalar (PDEBench inhomogeneous)
