@@ -225,7 +225,7 @@ class CavityMHD:
         N_ω = −u·∇ω + B·∇j + (1/Re)·(Thom wall values' share of Δh ω),   N_a = −u·∇A.
         """
         f = self.fields(w_hat, a_hat, B0)
-        h, I = self.h, (slice(None), slice(1, -1), slice(1, -1))
+        h = self.h
 
         def dx(g):  # central differences at the interior nodes
             return (g[:, 1:-1, 2:] - g[:, 1:-1, :-2]) / (2 * h)

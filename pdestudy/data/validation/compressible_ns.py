@@ -15,7 +15,6 @@ Each returns plain numbers and arrays; the tolerances are in `TOLERANCES`, read 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,7 +30,7 @@ from ..compressible_ns import (
 )
 from ..navier_stokes import deterministic_fft
 from ..registry import get_spec
-from .common import check_rows
+from .common import check_rows, rate_row, time_steps
 
 SOD_LEFT = (1.0, 0.0, 1.0)  # (ρ, u, p), Toro's test 1
 SOD_RIGHT = (0.125, 0.0, 0.1)
@@ -248,18 +247,9 @@ def throughput(resolutions: Sequence[int] = (32, 64, 128), batch_sizes: Sequence
             U = conserved(W, solver.gamma)
             t = torch.zeros(b, dtype=torch.float64, device=dev)
             ids = list(range(b))
-            with deterministic_fft(dev):
-                U = _timed_step(solver, U, t, ids)  # warm-up
-                if dev.type == "cuda":
-                    torch.cuda.synchronize(dev)
-                start = time.perf_counter()
-                for _ in range(steps):
-                    U = _timed_step(solver, U, t, ids)
-                if dev.type == "cuda":
-                    torch.cuda.synchronize(dev)
-                sec = time.perf_counter() - start
-            rows.append(dict(resolution=n, batch=b, scheme="MUSCL–HLLC–SSP-RK2", device=str(dev),
-                             steps_per_s=steps / sec, cell_updates_per_s=b * n * n * steps / sec))
+            sec = time_steps(lambda U: _timed_step(solver, U, t, ids), U, steps, dev)
+            rows.append(rate_row(b * n * n, steps, sec, resolution=n, batch=b, scheme="MUSCL–HLLC–SSP-RK2",
+                                 device=str(dev)))
     return rows
 
 

@@ -13,7 +13,6 @@ numbers and arrays. Three exact facts of the discrete system, and the time-stepp
 """
 from __future__ import annotations
 
-import time
 from typing import Sequence
 
 import numpy as np
@@ -26,8 +25,7 @@ from ..diffusion_reaction import (
     initial_condition,
     neumann_eigenvalue,
 )
-from ..navier_stokes import deterministic_fft
-from .common import check_rows
+from .common import check_rows, rate_row, time_steps
 
 
 def mean_conservation(n: int = 32, t_final: float = 1.0, dt: float = 0.01, seeds: Sequence[int] = (0, 1, 2)) -> dict:
@@ -147,19 +145,13 @@ def throughput(resolutions: Sequence[int] = (32, 64, 128), batch_sizes: Sequence
             u0, v0 = initial_condition(n, list(range(b)))
             u = torch.as_tensor(u0, device=solver.device)
             v = torch.as_tensor(v0, device=solver.device)
-            with deterministic_fft(solver.device):
-                u, v = solver.step(u, v)  # warm-up
-                if solver.device.type == "cuda":
-                    torch.cuda.synchronize(solver.device)
-                start = time.perf_counter()
-                for _ in range(steps):
-                    u, v = solver.step(u, v)
-                    solver.check(u, v, 0.0, None)
-                if solver.device.type == "cuda":
-                    torch.cuda.synchronize(solver.device)
-                sec = time.perf_counter() - start
-            rows.append(dict(resolution=n, batch=b, scheme="rk4", device=str(solver.device),
-                             steps_per_s=steps / sec, cell_updates_per_s=b * n * n * steps / sec))
+            def step(state, solver=solver):
+                u, v = solver.step(*state)
+                solver.check(u, v, 0.0, None)  # generation checks every step too
+                return u, v
+
+            sec = time_steps(step, (u, v), steps, solver.device)
+            rows.append(rate_row(b * n * n, steps, sec, resolution=n, batch=b, scheme="rk4", device=str(solver.device)))
     return rows
 
 

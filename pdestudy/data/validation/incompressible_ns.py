@@ -20,7 +20,7 @@ import numpy as np
 
 from ..incompressible_ns import BoxFlow, initial_state, to_centres
 from ..reference import GHIA_RE100_EXTREMA, GHIA_RE100_U, GHIA_RE100_V
-from .common import check_rows
+from .common import check_rows, rate_row, time_steps
 
 # The parameters of the datasets, for the experiments that use random initial states.
 DATA_PARAMS = dict(nu=0.01, kappa=0.0, velocity_rms=0.5, ic_modes=8, ic_alpha=3.0, particle_contrast=0.5,
@@ -187,14 +187,13 @@ def throughput(resolutions: Sequence[int] = (32, 64, 128), batch_sizes: Sequence
         for b in batch_sizes:
             solver, u, v, s, force = _random_state(n, list(range(b)))
             dt = solver.stable_dt(u, v)
-            u, v, s = solver.step(u, v, s, dt, force)  # warm-up
-            start = time.perf_counter()
-            for _ in range(steps):
-                u, v, s = solver.step(u, v, s, dt, force)
+            def step(state, solver=solver, dt=dt, force=force, b=b):
+                u, v, s = solver.step(*state, dt, force)
                 solver.check(u, v, s, dt, np.zeros(b), None)  # generation checks every step too
-            sec = time.perf_counter() - start
-            rows.append(dict(resolution=n, batch=b, device="cpu (numpy)", steps_per_s=steps / sec,
-                             cell_updates_per_s=b * n * n * steps / sec))
+                return u, v, s
+
+            sec = time_steps(step, (u, v, s), steps)
+            rows.append(rate_row(b * n * n, steps, sec, resolution=n, batch=b, device="cpu (numpy)"))
     return rows
 
 

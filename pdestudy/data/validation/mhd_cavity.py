@@ -12,7 +12,6 @@ is the one place that says what the tests assert and the chapter reports.
 """
 from __future__ import annotations
 
-import time
 from typing import Sequence
 
 import numpy as np
@@ -20,7 +19,7 @@ import scipy.fft
 
 from ..mhd_cavity import CavityMHD, derivative, dirichlet_eigenvalues, divergence
 from ..reference import GHIA_RE100_EXTREMA, GHIA_RE100_U, GHIA_RE100_V
-from .common import check_rows
+from .common import check_rows, rate_row, time_steps
 
 
 def _parabolic_extremum(values: np.ndarray) -> float:
@@ -193,13 +192,13 @@ def throughput(resolutions: Sequence[int] = (32, 64), batch_sizes: Sequence[int]
             w_hat, a_hat = solver.initial(b)
             dt = solver.stable_dt(w_hat, a_hat, B0)
             cw, ca = solver.coefficients(dt, rem)
-            w_hat, a_hat, _ = solver.step(w_hat, a_hat, B0, cw, ca)  # warm-up
-            start = time.perf_counter()
-            for _ in range(steps):
-                w_hat, a_hat, speed = solver.step(w_hat, a_hat, B0, cw, ca)
+            def step(state, solver=solver, B0=B0, cw=cw, ca=ca, dt=dt, b=b):
+                w_hat, a_hat, speed = solver.step(*state, B0, cw, ca)
                 solver.check(w_hat, a_hat, speed, dt, np.zeros(b), None)  # generation checks every step too
-            sec = time.perf_counter() - start
-            rows.append(dict(resolution=n, batch=b, steps_per_s=steps / sec, cell_updates_per_s=b * n * n * steps / sec))
+                return w_hat, a_hat
+
+            sec = time_steps(step, (w_hat, a_hat), steps)
+            rows.append(rate_row(b * n * n, steps, sec, resolution=n, batch=b))
     return rows
 
 

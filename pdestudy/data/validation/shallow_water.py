@@ -12,13 +12,11 @@ Small experiments (seconds) returning plain numbers and arrays:
 """
 from __future__ import annotations
 
-import time
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..navier_stokes import deterministic_fft
 from ..shallow_water import (
     ShallowWaterSolver,
     cell_centres,
@@ -26,7 +24,7 @@ from ..shallow_water import (
     stoker,
     stoker_state,
 )
-from .common import check_rows
+from .common import check_rows, rate_row, time_steps
 
 
 def _times(t_final: float, frames: int) -> np.ndarray:
@@ -141,18 +139,9 @@ def throughput(resolutions: Sequence[int] = (32, 64, 128), batch_sizes: Sequence
             solver = ShallowWaterSolver(nx=n, ny=n, device=device)
             x = cell_centres(n, -2.5, 2.5)
             q = [torch.as_tensor(a, device=solver.device) for a in dam_break(x, x, np.linspace(0.3, 0.7, b))]
-            with deterministic_fft(solver.device):
-                q = _timed_step(solver, q)  # warm-up
-                if solver.device.type == "cuda":
-                    torch.cuda.synchronize(solver.device)
-                start = time.perf_counter()
-                for _ in range(steps):
-                    q = _timed_step(solver, q)
-                if solver.device.type == "cuda":
-                    torch.cuda.synchronize(solver.device)
-                sec = time.perf_counter() - start
-            rows.append(dict(resolution=n, batch=b, scheme="muscl-hll-ssprk2", device=str(solver.device),
-                             steps_per_s=steps / sec, cell_updates_per_s=b * n * n * steps / sec))
+            sec = time_steps(lambda q: _timed_step(solver, q), q, steps, solver.device)
+            rows.append(rate_row(b * n * n, steps, sec, resolution=n, batch=b, scheme="muscl-hll-ssprk2",
+                                 device=str(solver.device)))
     return rows
 
 

@@ -16,7 +16,6 @@ to the measured values. What is checked, and why it should hold:
 """
 from __future__ import annotations
 
-import time
 from typing import Sequence
 
 import numpy as np
@@ -33,7 +32,7 @@ from ..thermals import (
     ThermalSolver,
     time_step,
 )
-from .common import check_rows
+from .common import check_rows, rate_row, time_steps
 
 CFL, MAX_SPEED = 1.5, 450.0
 
@@ -187,14 +186,13 @@ def throughput(resolutions: Sequence[int] = (64, 128, 256), batch_sizes: Sequenc
         for b in batch_sizes:
             s, _ = solver(nx)
             q = s.initial_state(collision(b))
-            q = s.step(q)  # warm-up (allocations)
-            start = time.perf_counter()
-            for _ in range(steps):
+            def step(q, s=s, ids=list(range(b))):
                 q = s.step(q)
-                s.check(q, 0.0, list(range(b)))
-            sec = time.perf_counter() - start
-            rows.append(dict(grid=f"{nx}×{nx // 2}", batch=b, device="cpu (numpy)", steps_per_s=steps / sec,
-                             cell_updates_per_s=b * nx * (nx // 2) * steps / sec))
+                s.check(q, 0.0, ids)  # generation checks every step too
+                return q
+
+            sec = time_steps(step, q, steps)
+            rows.append(rate_row(b * nx * (nx // 2), steps, sec, grid=f"{nx}×{nx // 2}", batch=b, device="cpu (numpy)"))
     return rows
 
 
