@@ -88,13 +88,34 @@ def test_writer_refuses_nan(tmp_path):
 
 
 def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
-    def broken(self, path, **kw):
-        open(path, "wb").write(b"half a file")
+    # killed after the first batch reached the temporary file: nothing may appear at the final path
+    write = io.DatasetWriter.write
+
+    def interrupted(self, start, fields):
+        write(self, start, fields)
         raise KeyboardInterrupt
-    monkeypatch.setattr(xr.Dataset, "to_netcdf", broken)
+
+    monkeypatch.setattr(io.DatasetWriter, "write", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        generate("ns_nu1e-3", "smoke", root=tmp_path, progress=False)
+        generate("ns_nu1e-3", "smoke", root=tmp_path, batch_size=2, progress=False)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+def test_streamed_generation_equals_one_batch(tmp_path):
+    # batches are written to the file as they are solved: the file equals the one written in one go
+    one = open_dataset(generate("ns_nu1e-3", "smoke", root=tmp_path / "a", batch_size=8, progress=False))
+    many = open_dataset(generate("ns_nu1e-3", "smoke", root=tmp_path / "b", batch_size=3, progress=False))
+    np.testing.assert_array_equal(one["vorticity"].values, many["vorticity"].values)
+    np.testing.assert_array_equal(one["seed"].values, many["seed"].values)
+    assert set(one.coords) == {"trajectory", "seed", "time", "y", "x"}
+
+
+def test_writer_refuses_a_file_with_missing_trajectories(tmp_path):
+    coords = dict(trajectory=np.arange(3), seed=np.arange(3), time=np.arange(2.0), y=np.arange(2.0), x=np.arange(2.0))
+    with pytest.raises(ValueError, match=r"trajectories \[2\] were never written"):
+        with io.dataset_writer(tmp_path / "x.nc", ["w"], coords, {}) as writer:
+            writer.write(0, {"w": np.zeros((2, 2, 2, 2))})
+    assert not list(tmp_path.iterdir())
 
 
 def test_unstable_generation_writes_nothing(tmp_path, monkeypatch):

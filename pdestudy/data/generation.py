@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..paths import data_root
 from ..utils import derive_seed, get_device
-from .io import DataFileError, validate_file, write_dataset
+from .io import DataFileError, dataset_writer, validate_file
 from .registry import DatasetSpec, get_spec
 
 
@@ -105,22 +105,6 @@ def generate(name: str, profile: str = "default", root=None, force: bool = False
     shape = (len(coords["time"]), len(coords["y"]), len(coords["x"]))
     seeds = trajectory_seeds(spec)
     dev = get_device(device)
-    outputs: dict[str, list[np.ndarray]] = {}
-    start = time.perf_counter()
-    batches = [range(i, min(i + batch_size, spec.n_trajectories)) for i in range(0, spec.n_trajectories, batch_size)]
-    with tqdm(batches, desc=f"{name} ({profile})", unit="batch", disable=not progress) as bar:
-        for ids in bar:
-            fields = module.simulate(spec, [seeds[i] for i in ids], list(ids), device=dev, progress=progress)
-            for k, v in fields.items():
-                if v.shape != (len(ids), *shape):
-                    raise ValueError(f"pdestudy.data.{spec.system}.simulate returned field {k!r} of shape {v.shape} for "
-                                     f"{spec.name}; its coordinates say ({len(ids)}, time, y, x) = ({len(ids)}, "
-                                     f"{', '.join(map(str, shape))})")
-                outputs.setdefault(k, []).append(v)
-    seconds = time.perf_counter() - start
-
-    fields = {k: np.concatenate(v) for k, v in outputs.items()}
-    p = spec.params
     per_trajectory = {}
     if hasattr(module, "trajectory_parameters"):
         per_trajectory = module.trajectory_parameters(spec, seeds, list(range(spec.n_trajectories)))
@@ -128,12 +112,29 @@ def generate(name: str, profile: str = "default", root=None, force: bool = False
                   **{k: np.asarray(v) for k, v in per_trajectory.items()})
     attrs = dict(
         dataset=spec.name, profile=spec.profile, system=spec.system, equation=spec.equation,
-        parameters=p, solver=module.describe_solver(spec), resolution=spec.resolution, ny=shape[1], nx=shape[2],
-        seed=spec.seed,
-        n_train=spec.n_train, n_test=spec.n_test, spec_hash=spec.spec_hash(), pdestudy_version=__version__,
-        torch_version=str(torch.__version__), generation_seconds=round(seconds, 3),
+        parameters=spec.params, solver=module.describe_solver(spec), resolution=spec.resolution, ny=shape[1],
+        nx=shape[2], seed=spec.seed, n_train=spec.n_train, n_test=spec.n_test, spec_hash=spec.spec_hash(),
+        pdestudy_version=__version__, torch_version=str(torch.__version__),
         # the machine, not the threads: the solvers step on one CPU thread (bitwise batch independence)
         host=f"{os.cpu_count()} CPU cores ({platform.machine()}), device {dev}",
-        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
-    return write_dataset(path, fields, coords, attrs)
+    batches = [range(i, min(i + batch_size, spec.n_trajectories)) for i in range(0, spec.n_trajectories, batch_size)]
+    seconds = 0.0  # solver time only: writing the batches to disk is not the solver's cost
+    # Batches go to disk as they are solved, so a dataset larger than memory can be generated; the
+    # file appears at `path` only once every trajectory is in it.
+    with dataset_writer(path, spec.fields, coords, attrs) as writer, \
+            tqdm(batches, desc=f"{name} ({profile})", unit="batch", disable=not progress) as bar:
+        for ids in bar:
+            start = time.perf_counter()
+            fields = module.simulate(spec, [seeds[i] for i in ids], list(ids), device=dev, progress=progress)
+            seconds += time.perf_counter() - start
+            for k, v in fields.items():
+                if v.shape != (len(ids), *shape):
+                    raise ValueError(f"pdestudy.data.{spec.system}.simulate returned field {k!r} of shape {v.shape} for "
+                                     f"{spec.name}; its coordinates say ({len(ids)}, time, y, x) = ({len(ids)}, "
+                                     f"{', '.join(map(str, shape))})")
+            writer.write(ids.start, fields)
+        writer.attrs.update(generation_seconds=round(seconds, 3),
+                            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    return path
+

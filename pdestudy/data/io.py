@@ -17,11 +17,13 @@ always complete. `validate_file` is what `pdestudy data info` runs: any problem 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping, Sequence
 
+import h5netcdf
 import numpy as np
 import xarray as xr
 
@@ -38,30 +40,83 @@ class DataFileError(ValueError):
     """A data file that cannot be used; the message names the file and the problem."""
 
 
+class DatasetWriter:
+    """Fills the fields of a file opened by `dataset_writer`, a batch of trajectories at a time."""
+
+    def __init__(self, file, path: Path, fields: Sequence[str], shape: tuple[int, int, int, int]):
+        self._file, self.path, self.fields, self.shape = file, path, list(fields), shape
+        self.attrs: dict[str, object] = {}  # more attributes, set when the file is closed (e.g. the cost)
+        self._written = np.zeros(shape[0], dtype=bool)
+
+    def write(self, start: int, fields: Mapping[str, np.ndarray]) -> None:
+        """Write trajectories start, start + 1, … from arrays (B, time, y, x), one per field."""
+        if sorted(fields) != sorted(self.fields):
+            raise ValueError(f"{self.path}: expected fields {self.fields}, got {list(fields)}")
+        for name, arr in fields.items():
+            arr = np.asarray(arr)
+            if arr.ndim != 4 or arr.shape[1:] != self.shape[1:] or start + arr.shape[0] > self.shape[0]:
+                raise ValueError(f"field {name!r} must have dims {DIMS} with (time, y, x) = {self.shape[1:]} and at "
+                                 f"most {self.shape[0] - start} trajectories from {start}, got shape {arr.shape}")
+            if not np.isfinite(arr).all():
+                raise ValueError(f"field {name!r} holds NaN or inf values; refusing to write {self.path}")
+        for name, arr in fields.items():
+            self._file.variables[name][start:start + len(arr)] = np.asarray(arr, dtype=np.float32)
+        self._written[start:start + len(next(iter(fields.values())))] = True
+
+    def _finish(self) -> None:
+        missing = np.flatnonzero(~self._written)
+        if missing.size:
+            raise ValueError(f"{self.path}: trajectories {missing.tolist()[:10]} were never written; not publishing it")
+        self._file.attrs.update(_netcdf_attrs(self.attrs))
+
+
+@contextlib.contextmanager
+def dataset_writer(path: str | os.PathLike, fields: Sequence[str], coords: Mapping[str, np.ndarray],
+                   attrs: Mapping[str, object]) -> Iterator[DatasetWriter]:
+    """Open `path` for writing, atomically, and yield a `DatasetWriter` to fill it batch by batch.
+
+    The file appears at `path` only when the block ends without an error and every trajectory was
+    written, so a dataset larger than memory (the paper profile's 512² systems) can be generated
+    one batch at a time and still never be seen half-written. `coords` holds ``trajectory``,
+    ``seed``, ``time``, ``y``, ``x`` and any further per-trajectory parameters.
+    """
+    path = Path(path)
+    n = len(coords["trajectory"])
+    shape = (n, len(coords["time"]), len(coords["y"]), len(coords["x"]))
+    extra = [k for k in coords if k not in ("trajectory", "seed", "time", "y", "x")]
+    with atomic_path(path) as tmp:
+        with h5netcdf.File(tmp, "w", invalid_netcdf=False) as f:
+            f.dimensions = dict(zip(DIMS, shape))
+            for name in DIMS:
+                dtype = np.int64 if name == "trajectory" else np.float64
+                f.create_variable(name, (name,), data=np.asarray(coords[name], dtype=dtype))
+            f.create_variable("seed", ("trajectory",), data=np.asarray(coords["seed"], dtype=np.int64))
+            for name in extra:
+                values = np.asarray(coords[name])
+                if values.shape != (n,):
+                    raise ValueError(f"per-trajectory coordinate {name!r} must have shape ({n},), got {values.shape}")
+                f.create_variable(name, ("trajectory",), data=values)
+            for name in fields:
+                var = f.create_variable(name, DIMS, dtype=np.float32, chunks=(1, *shape[1:]))
+                var.attrs["coordinates"] = " ".join(["seed", *extra])  # the netCDF way to name non-dimension coordinates
+            f.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, **_netcdf_attrs(attrs)})
+            writer = DatasetWriter(f, path, fields, shape)
+            yield writer
+            writer._finish()
+    return
+
+
 def write_dataset(path: str | os.PathLike, fields: Mapping[str, np.ndarray], coords: Mapping[str, np.ndarray],
                   attrs: Mapping[str, object]) -> Path:
     """Write fields of shape (trajectory, time, y, x) with their coordinates and attributes, atomically."""
     path = Path(path)
-    for name, arr in fields.items():
-        if arr.ndim != 4:
-            raise ValueError(f"field {name!r} must have dims {DIMS}, got shape {arr.shape}")
+    for name, arr in fields.items():  # check everything before a file is created
+        if np.ndim(arr) != 4:
+            raise ValueError(f"field {name!r} must have dims {DIMS}, got shape {np.shape(arr)}")
         if not np.isfinite(arr).all():
             raise ValueError(f"field {name!r} holds NaN or inf values; refusing to write {path}")
-    ds = xr.Dataset(
-        {name: (DIMS, np.asarray(arr, dtype=np.float32)) for name, arr in fields.items()},
-        coords={
-            "trajectory": ("trajectory", np.asarray(coords["trajectory"])),
-            "seed": ("trajectory", np.asarray(coords["seed"], dtype=np.int64)),
-            "time": ("time", np.asarray(coords["time"], dtype=np.float64)),
-            "y": ("y", np.asarray(coords["y"], dtype=np.float64)),
-            "x": ("x", np.asarray(coords["x"], dtype=np.float64)),
-            **{k: ("trajectory", np.asarray(v)) for k, v in coords.items()
-               if k not in ("trajectory", "seed", "time", "y", "x")},
-        },
-        attrs={"format": FORMAT, "format_version": FORMAT_VERSION, **_netcdf_attrs(attrs)},
-    )
-    with atomic_path(path) as tmp:
-        ds.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
+    with dataset_writer(path, list(fields), coords, attrs) as writer:
+        writer.write(0, fields)
     return path
 
 
