@@ -1,6 +1,7 @@
 """The one file schema of the study, and its validation.
 
-A dataset is one NetCDF4/HDF5 file written through xarray (h5netcdf engine):
+A dataset is one NetCDF4/HDF5 file, written with h5netcdf (a batch of trajectories at a time,
+see `dataset_writer`) and read through xarray:
 
 * dims ``(trajectory, time, y, x)``, one float32 variable per field (``vorticity``, …);
 * coordinates ``trajectory`` (index), ``seed`` (per-trajectory seed), ``time``, ``y``, ``x``, and

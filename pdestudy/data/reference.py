@@ -27,8 +27,9 @@ GHIA_RE100_V = np.array([
     (0.0625, 0.09233), (0.0000, 0.00000),
 ])
 
-# The extrema the validations compare (the issue's numbers; ψ from Table III, primary vortex at
-# (x, y) = (0.6172, 0.7344)). The table's extrema are at its sample points, so a solver's extrema
-# over a fine grid may exceed them by a fraction of a percent.
+# The extrema the validations compare (Tables I–II at their sample points; ψ from Table III,
+# primary vortex at (x, y) = (0.6172, 0.7344)). They are values at the table's sample points of a
+# 129² solution: our solvers' extrema, refined, converge to values 1.7–3.3 % larger in magnitude
+# (see the incompressible and MHD chapters), so "within 2 %" holds on coarse grids, not in the limit.
 GHIA_RE100_EXTREMA = {"u_min": -0.2109, "v_max": 0.1753, "v_min": -0.2453, "psi_min": -0.103423}
 GHIA_RE100_VORTEX_CENTRE = (0.6172, 0.7344)

@@ -21,7 +21,7 @@ two ghost rows mirror the first two interior rows (ρ', ρu, (ρθ)' even, ρw o
 reconstructed ρw at a wall is exactly zero and the mass, ρu and (ρθ)' fluxes through it vanish
 (the walls are no-flux and free-slip). miniWeather instead copies the boundary row into its ghosts
 (w = 0 there) and damps (ρθ) and ρu through the walls by hyper-viscosity; we keep the reflecting
-form the brief asks for, so total mass, ρu and (ρθ)' are conserved exactly.
+form (solid top and bottom), so total mass, ρu and (ρθ)' are conserved exactly.
 
 Numerics (miniWeather's):
 

@@ -265,7 +265,7 @@ TOLERANCES = {
     "sod_l1_velocity": 7e-3,
     "sod_l1_pressure": 2.5e-3,
     # A second-order scheme on a smooth solution: L1 order 2, minus a little for the limiter clipping at the
-    # vortex centre (the brief's bound)
+    # vortex centre (a second-order scheme whose limiter clips only there stays well above 1.7)
     "vortex_order_l1": 1.7,
     # Finite-volume fluxes telescope: totals change by round-off only (measured ~2e-16, a few ε; the bound
     # is ~50 ε); any non-conservative term would show at the 1e-4 level
