@@ -92,20 +92,3 @@ def statistics_figure(stats: Mapping[str, dict]) -> Figure:
     }
     return time_series(panels, logy=("kinetic ⟨½ρ|v|²⟩", "rms ∇·v"), ncols=3,
                        title="Mean ± one standard deviation across trajectories (from the stored float32 frames)")
-
-
-def spec_rows(names: Sequence[str], profile: str) -> list[dict]:
-    """The registry's description of each compressible dataset in `profile` (what will be generated)."""
-    from ..data import get_spec
-
-    rows = []
-    for name in names:
-        s = get_spec(name, profile)
-        p = s.params
-        rows.append({
-            "dataset": name, "variant": p["variant"], "M": p["mach"], "η = ζ": p["eta"], "γ": round(p["gamma"], 4),
-            "train / test": f"{s.n_train} / {s.n_test}", "grid": f"{s.resolution}²",
-            "stored frames": f"t = 0, {p['frame_interval']:g}, …, {p['t_final']:g}", "limiter": p["limiter"],
-            "CFL": p["cfl"],
-        })
-    return rows

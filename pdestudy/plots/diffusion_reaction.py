@@ -80,22 +80,3 @@ def mean_drift(result: dict) -> Figure:
     ax.set(xlabel="t", ylabel="|Δ mean| (max over trajectories)", title="no reaction: drift of the spatial mean")
     ax.legend()
     return fig
-
-
-def spec_rows(names, profile: str) -> list[dict]:
-    """The registry's description of datasets in `profile`: sizes, grid, frames and every scalar parameter.
-
-    Generic over systems (the shallow-water chapter uses it too): strings and numbers of the spec's
-    params become columns.
-    """
-    from ..data import get_spec
-    from ..data.generation import coordinates
-
-    rows = []
-    for name in names:
-        s = get_spec(name, profile)
-        t = coordinates(s)["time"]
-        rows.append({"dataset": name, "train / test": f"{s.n_train} / {s.n_test}", "grid": f"{s.resolution}²",
-                     "frames": f"{len(t)} (t = {t[0]:g} … {t[-1]:g})",
-                     **{k: v for k, v in s.params.items() if isinstance(v, (int, float, str)) and k != "initial_condition"}})
-    return rows

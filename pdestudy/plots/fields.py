@@ -167,6 +167,25 @@ def fields_animation(ds, trajectory: int | None = None, fields: Sequence[str] | 
     return animation_html(anim)
 
 
+def spec_rows(names: Sequence[str], profile: str) -> list[dict]:
+    """The registry's description of datasets in `profile`, for any system: sizes, grid, stored frames
+    and every scalar parameter (lists joined), i.e. what `generate` will make."""
+    from ..data import get_spec
+    from ..data.generation import coordinates
+
+    rows = []
+    for name in names:
+        s = get_spec(name, profile)
+        c = coordinates(s)
+        t, ny, nx = c["time"], len(c["y"]), len(c["x"])
+        rows.append({"dataset": name, "train / test": f"{s.n_train} / {s.n_test}",
+                     "grid (y × x)": f"{nx}²" if nx == ny else f"{ny}×{nx}",
+                     "frames": f"{len(t)} (t = {t[0]:g} … {t[-1]:g})",
+                     **{k: (", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v) for k, v in s.params.items()
+                        if isinstance(v, (int, float, str, list, tuple)) and k != "initial_condition"}})
+    return rows
+
+
 def generation_table(datasets, paths=None):
     """What each file says about its own generation (any system): sizes, grid and the measured cost.
 
