@@ -19,7 +19,7 @@ from pathlib import Path
 from . import __version__
 from .data import PROFILES, DataFileError, dataset_names, dataset_path, describe, generate, get_spec
 from .data.generation import coordinates
-from .data.navier_stokes import SolverInstability
+from .data.solver_support import SolverInstability
 
 
 class UsageError(Exception):

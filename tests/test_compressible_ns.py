@@ -8,7 +8,7 @@ import torch
 from pdestudy.data import compressible_ns as cns
 from pdestudy.data import generate, get_spec, open_dataset, registry, validate_file
 from pdestudy.data.generation import dataset_path, trajectory_seeds
-from pdestudy.data.navier_stokes import SolverInstability
+from pdestudy.data.solver_support import SolverInstability
 from pdestudy.data.validation import compressible_ns as val
 from pdestudy.data.validation.compressible_ns import within
 

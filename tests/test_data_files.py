@@ -8,7 +8,7 @@ import xarray as xr
 
 from pdestudy.data import DataFileError, WindowedDataset, generate, get_spec, open_dataset, validate_file
 from pdestudy.data import generation, io
-from pdestudy.data.navier_stokes import SolverInstability
+from pdestudy.data.solver_support import SolverInstability
 
 
 @pytest.fixture(scope="module")

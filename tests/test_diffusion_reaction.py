@@ -9,7 +9,7 @@ import torch
 from pdestudy.data import diffusion_reaction as dr
 from pdestudy.data import generate, get_spec, open_dataset
 from pdestudy.data.generation import dataset_path
-from pdestudy.data.navier_stokes import SolverInstability
+from pdestudy.data.solver_support import SolverInstability
 from pdestudy.data.validation import diffusion_reaction as V
 from pdestudy.data.validation.common import within_tolerance
 

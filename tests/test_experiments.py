@@ -10,6 +10,22 @@ from pdestudy.models.mst import LatentTransformer, MSTConfig
 from pdestudy.train import Run, TrainConfig
 
 
+def test_old_names_still_resolve():
+    """experiments/ and plots/ are split per protocol and subject; the names of the old modules still work."""
+    from pdestudy import plots
+    from pdestudy.experiments import START, mst, test_set, train
+    from pdestudy.plots import mst as mst_plots
+
+    assert E.mst is mst and START == mst.START and test_set is mst.test_set and train is mst.train
+    assert E.chain_depths is mst.chain_depths and E.get_device is mst.get_device
+    assert all(getattr(E, name) is getattr(mst, name) for name in E.__all__ if name != "mst")
+    for name in ("latent_size", "step_errors", "prediction_grid", "spectrum_comparison", "BASELINE_STYLE"):
+        assert getattr(plots, name) is getattr(mst_plots, name)
+    assert plots.training_curves.__module__ == "pdestudy.plots"  # shared: any run of pdestudy.train
+    with pytest.raises(AttributeError):
+        plots.no_such_figure
+
+
 # --------------------------------------------------------------------------- rollout and multi-scale studies
 # (tests of experiments.training_summary, evaluate_scale_sets and scale_set_rows: untrained tiny
 # models on random frames, so they run in a second and need no dataset)

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from pdestudy import experiments as E
-from pdestudy import plots
 from pdestudy.data import generate
 from pdestudy.metrics import energy_spectrum
+from pdestudy.plots import mst as mst_plots
 from pdestudy.train import Run, build_model, load_frames, make_samples
 
 
@@ -121,9 +121,9 @@ def test_late_spectrum_and_spectral_ratio():
 def test_comparison_figures(ns_test, runs):
     c = E.compare_mst_fno(ns_test, runs, [E.START], ns_test.horizon, device="cpu")
     cols = {"truth": c.truth[0, :, 0], **{m: p[0, :, 0] for m, p in c.predictions.items()}}
-    fig = plots.prediction_grid(cols, [0, 5], times=[11, 16], title="t")
+    fig = mst_plots.prediction_grid(cols, [0, 5], times=[11, 16], title="t")
     assert len(fig.axes) == 2 * len(cols) + 1  # panels and one colourbar
     spec = {m: E.late_spectrum(p, 1.0, 3) for m, p in c.predictions.items()}
     spec["truth"] = E.late_spectrum(c.truth, 1.0, 3)
-    fig = plots.spectrum_comparison({"a": spec, "b": {"truth": spec["truth"], "persistence": spec["persistence"]}})
+    fig = mst_plots.spectrum_comparison({"a": spec, "b": {"truth": spec["truth"], "persistence": spec["persistence"]}})
     assert fig._repr_png_()[:4] == b"\x89PNG"

@@ -5,8 +5,8 @@ import pytest
 from pdestudy.data import generate, get_spec, incompressible_ns
 from pdestudy.data.generation import dataset_path, trajectory_seeds
 from pdestudy.data.io import validate_file
-from pdestudy.data.navier_stokes import SolverInstability
 from pdestudy.data.registry import DatasetSpec
+from pdestudy.data.solver_support import SolverInstability
 from pdestudy.data.validation import incompressible_ns as V
 from pdestudy.data.validation.common import within_tolerance
 

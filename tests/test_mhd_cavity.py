@@ -13,7 +13,7 @@ import pytest
 from pdestudy.data import generate, get_spec, open_dataset, validate_file
 from pdestudy.data import mhd_cavity as mhd
 from pdestudy.data.generation import dataset_path
-from pdestudy.data.navier_stokes import SolverInstability
+from pdestudy.data.solver_support import SolverInstability
 from pdestudy.data.validation import mhd_cavity as V
 from pdestudy.data.validation.common import within_tolerance
 

@@ -8,7 +8,8 @@ import torch
 from pdestudy.data import get_spec, kolmogorov, navier_stokes, validation
 from pdestudy.data.generation import trajectory_seeds
 from pdestudy.data.validation import within
-from pdestudy.data.navier_stokes import SolverInstability, VorticitySolver, fno_forcing, gaussian_random_field
+from pdestudy.data.navier_stokes import VorticitySolver, fno_forcing, gaussian_random_field
+from pdestudy.data.solver_support import SolverInstability
 
 
 @pytest.mark.parametrize("mode", [(1, 1), (2, 1), (1, 3)])

@@ -1,5 +1,6 @@
 """Packaging stays consistent: conda's environment.yml, pyproject, README, CI, and the repo layout."""
 import os
+import re
 import subprocess
 
 import pytest
@@ -33,13 +34,43 @@ def test_environment_yml_pins_what_pyproject_requires():
     assert pip == expected + ["-e ."]
 
 
-def test_readme_test_command_is_what_ci_runs():
-    ci = (ROOT / ".ci" / "run").read_text()
+TEST_COMMAND = 'pip install -e ".[test]" && pytest'
+BOOK_COMMAND = 'pip install -e ".[book]" && pdestudy book'
+
+
+def commands(script: str) -> list[str]:
+    """The lines a shell script runs: neither blank nor comments."""
+    return [line.strip() for line in script.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def bash_blocks(markdown: str, section: str) -> list[list[str]]:
+    """The commands of each ```bash block in one `## section` of a Markdown file."""
+    text = markdown.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [commands(block.split("```", 1)[0]) for block in text.split("```bash\n")[1:]]
+
+
+def test_readme_set_up_is_one_command_with_nothing_before_it():
     readme = (ROOT / "README.md").read_text()
-    assert 'pip install -e ".[test]" && pytest' in readme
-    assert "\npytest\n" in ci + "\n"  # the same bare command, last thing CI does
-    assert "pip install torch==2.13.0" in ci and ci.index("torch==2.13.0") < ci.index('-e ".[test]"')
+    blocks = bash_blocks(readme, "Quick start")
+    assert blocks[0] == [BOOK_COMMAND]
+    assert [TEST_COMMAND] in blocks
+    assert "exactly what CI runs" in readme
+
+
+def test_readme_test_command_is_what_ci_runs():
+    ci = commands((ROOT / ".ci" / "run").read_text())
     assert "set -euo pipefail" in ci
+    # a fresh venv, then the README's test command, the last thing CI does; nothing installed before it
+    venv = ci.index("python3 -m venv .venv")
+    assert ci[venv + 1:] == [". .venv/bin/activate", TEST_COMMAND]
+    assert not any(re.search(r"\bpip3?\b|install", c) for c in ci[:-1])
+
+
+def test_pyproject_needs_no_install_step_before_it():
+    deps = pyproject()["project"]["dependencies"]
+    torch = [d for d in deps if d.startswith("torch")]
+    assert torch and torch[0].endswith("<2.14")  # the bound that keeps the resolver on 2.13
+    assert "neuraloperator==2.0.0" in deps  # the FNO baseline, an ordinary dependency
 
 
 def top_level_entries():

@@ -8,7 +8,7 @@ import pytest
 from pdestudy.data import generate, get_spec, open_dataset
 from pdestudy.data import shallow_water as sw
 from pdestudy.data.generation import dataset_path, trajectory_seeds
-from pdestudy.data.navier_stokes import SolverInstability
+from pdestudy.data.solver_support import SolverInstability
 from pdestudy.data.validation import shallow_water as V
 from pdestudy.data.validation.common import within_tolerance
 

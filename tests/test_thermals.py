@@ -7,7 +7,7 @@ import pytest
 from pdestudy.data import generate, get_spec, thermals
 from pdestudy.data.generation import dataset_path
 from pdestudy.data.io import validate_file
-from pdestudy.data.navier_stokes import SolverInstability
+from pdestudy.data.solver_support import SolverInstability
 from pdestudy.data.validation import thermals as V
 from pdestudy.data.validation.common import within_tolerance
 

@@ -61,7 +61,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..utils import get_device
-from .navier_stokes import SolverInstability, deterministic_fft
+from .solver_support import SolverInstability, deterministic_fft
 
 FIELDS = ("density", "vx", "vy", "pressure")
 LIMITERS = ("mc", "minmod")

@@ -39,7 +39,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..utils import get_device
-from .navier_stokes import SolverInstability, deterministic_fft
+from .solver_support import SolverInstability, deterministic_fft
 
 RK4_STABILITY = 2.785  # RK4's stability interval on the negative real axis: |λ dt| ≤ 2.785
 

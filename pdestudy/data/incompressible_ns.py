@@ -48,7 +48,7 @@ import numpy as np
 import scipy.fft
 from tqdm.auto import tqdm
 
-from .navier_stokes import SolverInstability
+from .solver_support import SolverInstability
 
 FIELDS = ("vx", "vy", "particles")
 

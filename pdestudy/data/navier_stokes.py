@@ -23,7 +23,6 @@ system closes to round-off, which the validation tests check.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -32,30 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..utils import get_device
-
-
-@contextlib.contextmanager
-def deterministic_fft(device: torch.device):
-    """Run CPU FFTs on one thread while solving.
-
-    With several threads, MKL's batched inverse real FFT rounds differently from a single
-    transform, so trajectory i would depend (at 1e-16) on its batch – and chaotic flows amplify
-    that to O(1) within ~100 time units. One thread makes every trajectory bitwise independent of
-    the batch it is solved in; it costs little, because these FFTs are small and memory-bound.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-class SolverInstability(RuntimeError):
-    """A time step produced non-finite values or exceeded the CFL limit."""
+from .solver_support import SolverInstability, deterministic_fft
 
 
 def wavenumbers(n: int, length: float, device=None, dtype=torch.float64):

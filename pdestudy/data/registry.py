@@ -112,7 +112,6 @@ _TABLE: dict[str, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {
 # One block per system module; each adds its datasets to _TABLE in the same (base, {profile: overrides}) form.
 
 # diffusion_reaction: diffusion–reaction (PDEBench 2D, FitzHugh–Nagumo)
-# <<< diffusion_reaction
 _DR_PARAMS = dict(Du=1e-3, Dv=5e-3, k=5e-3, domain="[-1, 1]², cell-centred", boundary="homogeneous Neumann",
                   initial_condition="u, v i.i.d. N(0, 1) per cell", t_final=5.0, frame_interval=0.05, scheme="rk4")
 _TABLE["diffusion_reaction"] = (
@@ -124,10 +123,8 @@ _TABLE["diffusion_reaction"] = (
         "paper": dict(resolution=128, n_train=900, n_test=100, seed=2101, params=dict(dt=0.005)),
     },
 )
-# >>> diffusion_reaction
 
 # shallow_water: shallow water, radial dam break (PDEBench 2D)
-# <<< shallow_water
 _SWE_PARAMS = dict(g=1.0, domain=[-2.5, 2.5], boundary="outflow (zero gradient)", h_inside=2.0, h_outside=1.0,
                    radius_min=0.3, radius_max=0.7, initial_subcells=16,
                    initial_condition="at rest; h = 2 for r < r0, 1 outside; cell averages (16 × 16 sub-cell midpoints)",
@@ -141,10 +138,8 @@ _TABLE["shallow_water_dam_break"] = (
         "paper": dict(resolution=128, n_train=900, n_test=100, seed=2201),
     },
 )
-# >>> shallow_water
 
 # compressible_ns: compressible Navier–Stokes (PDEBench 2D CFD Rand / Turb)
-# <<< compressible_ns
 CNS_EQUATION = ("∂t ρ + ∇·(ρv) = 0, ∂t(ρv) + ∇·(ρv⊗v + pI − σ') = 0, ∂t E + ∇·((E + p)v − v·σ') = 0, "
                 "E = p/(γ−1) + ½ρ|v|², σ' = η(∇v + ∇vᵀ − ⅔(∇·v)I) + ζ(∇·v)I on [0, 1)² periodic")
 
@@ -177,10 +172,8 @@ _TABLE["cns_rand_m0.1_eta1e-2"] = (_cns("rand", 0.1, 1e-2), _cns_sizes(2101, 128
 _TABLE["cns_rand_m1_eta1e-8"] = (_cns("rand", 1.0, 1e-8), _cns_sizes(2102, 128, 9000, 1000))
 _TABLE["cns_turb_m0.1_eta1e-8"] = (_cns("turb", 0.1, 1e-8), _cns_sizes(2103, 512, 900, 100))
 _TABLE["cns_turb_m1_eta1e-8"] = (_cns("turb", 1.0, 1e-8), _cns_sizes(2104, 512, 900, 100))
-# >>> compressible_ns
 
 # incompressible_ns: incompressible Navier–Stokes with a passive scalar (PDEBench inhomogeneous)
-# <<< incompressible_ns
 _INS_PARAMS = dict(
     nu=0.01, kappa=0.0, lid_velocity=0.0, length=1.0, t_final=5.0, frame_interval=0.1,
     cfl=0.5, diffusion_number=0.25,  # per-trajectory dt: advective Courant number and ν dt/h²
@@ -199,10 +192,8 @@ _TABLE["incompressible_ns_scalar"] = (
         "paper": dict(resolution=512, n_train=900, n_test=100, seed=2401),
     },
 )
-# >>> incompressible_ns
 
 # thermals: colliding thermals (miniWeather collision)
-# <<< thermals
 _THERMALS = dict(
     system="thermals",
     equation="2-D dry compressible Euler in x–z for perturbations of a θ0 = 300 K hydrostatic state: ∂t ρ' + ∇·(ρu) = 0, "
@@ -223,10 +214,8 @@ _TABLE["colliding_thermals"] = (
         "paper": dict(resolution=400, n_train=80, n_test=20, seed=2001, params=dict(ny=200)),
     },
 )
-# >>> thermals
 
 # mhd_cavity: lid-driven cavity MHD
-# <<< mhd_cavity
 _MHD_CAVITY = dict(
     system="mhd_cavity",
     equation="∂t ω + u·∇ω = (1/Re) Δω + B·∇j, ∂t A + u·∇A = (1/Rem) ΔA, −Δψ = ω, u = (∂y ψ, −∂x ψ), "
@@ -245,7 +234,6 @@ _TABLE["mhd_cavity"] = (
         "paper": dict(resolution=128, n_train=96, n_test=24, seed=2412, params=dict(n_hartmann=40)),
     },
 )
-# >>> mhd_cavity
 
 
 def dataset_names() -> list[str]:

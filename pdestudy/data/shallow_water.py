@@ -45,7 +45,7 @@ from scipy import optimize
 from tqdm.auto import tqdm
 
 from ..utils import get_device
-from .navier_stokes import SolverInstability, deterministic_fft
+from .solver_support import SolverInstability, deterministic_fft
 
 LIMITERS = ("minmod", "mc")
 CFL_HARD_LIMIT = 1.0  # measured CFL (sum form) above which a step is declared unstable

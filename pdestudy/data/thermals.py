@@ -57,7 +57,7 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from .navier_stokes import SolverInstability
+from .solver_support import SolverInstability
 
 # physical constants of miniWeather (SI units)
 GRAV = 9.8

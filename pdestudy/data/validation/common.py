@@ -37,7 +37,7 @@ def time_steps(step: Callable[[Any], Any], state: Any, steps: int, device=None) 
     read, so the figure describes what generation does. `step` should include the per-step
     stability check, which generation runs too.
     """
-    from ..navier_stokes import deterministic_fft  # one torch thread on CPU, as in generation
+    from ..solver_support import deterministic_fft  # one torch thread on CPU, as in generation
 
     device = torch.device(device or "cpu")
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda *_: None)

@@ -28,8 +28,8 @@ from ..compressible_ns import (
     initial_state,
     primitive,
 )
-from ..navier_stokes import deterministic_fft
 from ..registry import get_spec
+from ..solver_support import deterministic_fft
 from .common import check_rows, rate_row, time_steps
 
 SOD_LEFT = (1.0, 0.0, 1.0)  # (ρ, u, p), Toro's test 1

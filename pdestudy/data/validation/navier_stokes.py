@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from .. import kolmogorov
-from ..navier_stokes import VorticitySolver, deterministic_fft, fno_forcing, gaussian_random_field, grid, resample_spectral, to_physical
+from ..navier_stokes import VorticitySolver, fno_forcing, gaussian_random_field, grid, resample_spectral, to_physical
+from ..solver_support import deterministic_fft
 
 
 def taylor_green(n: int = 32, nu: float = 1e-3, t_final: float = 5.0, dt: float = 0.05, scheme: str = "ifrk4",

@@ -17,12 +17,12 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from .data.generation import dataset_path, generate
-from .data.io import open_dataset, parameters, validate_file
-from .metrics import nrmse, nrmse_per_step
-from .models.mst import MultiScaleStepper, chain_depths
-from .train import Run, TrainConfig, train
-from .utils import get_device
+from ..data.generation import dataset_path, generate
+from ..data.io import open_dataset, parameters, validate_file
+from ..metrics import nrmse, nrmse_per_step
+from ..models.mst import MultiScaleStepper, chain_depths
+from ..train import Run, TrainConfig, train
+from ..utils import get_device
 
 START = 10  # the MST protocol's first known frame
 
@@ -205,8 +205,8 @@ SCALE_SETS = {"1S": (1,), "2S": (1, 2), "3S": (1, 2, 4), "4S": (1, 2, 4, 8)}
 # --------------------------------------------------------------------------- benchmarks
 def solver_frames_per_second(dataset: str, profile: str, n_trajectories: int, frames: int, device: str = "auto") -> dict:
     """The numerical solver producing `frames` frames for `n_trajectories` trajectories (its spec's resolution, dt)."""
-    from .data.generation import system_module, trajectory_seeds
-    from .data.registry import get_spec
+    from ..data.generation import system_module, trajectory_seeds
+    from ..data.registry import get_spec
     import dataclasses as dc
     spec = get_spec(dataset, profile)
     spec = dc.replace(spec, params={**spec.params, "t_final": frames * spec.params.get("frame_interval", 1.0), "spinup": 0.0})
@@ -597,7 +597,7 @@ def _timed(fn) -> tuple[torch.Tensor, float]:
 
 def late_spectrum(frames: torch.Tensor, length: float, n_frames: int) -> tuple[Any, Any]:
     """Energy spectrum of the first channel (vorticity) of (N, T, C, H, W), averaged over N and the last `n_frames` frames."""
-    from .metrics import energy_spectrum
+    from ..metrics import energy_spectrum
 
     w = frames[:, -n_frames:, 0]
     k, E = energy_spectrum(w, length=length)
@@ -630,8 +630,8 @@ def mst_fno_rows(comparisons: dict[str, MstFnoComparison], quoted: dict[str, flo
 def budget_row(dataset: str, profile: str, fno_overrides: dict[str, Any] | None = None,
                fno_histories: Sequence[int] = (10, 1)) -> dict[str, Any]:
     """Trajectories, frames, training samples and epochs that the standard configs of `profile` use on `dataset`."""
-    from .data.registry import get_spec
-    from .train import _split_counts
+    from ..data.registry import get_spec
+    from ..train import _split_counts
 
     spec = get_spec(dataset, profile)
     frames = int(round(spec.params["t_final"] / spec.params.get("frame_interval", 1.0))) + 1
