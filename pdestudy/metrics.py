@@ -32,6 +32,24 @@ def nrmse_per_step(pred, true) -> torch.Tensor:
     return nrmse(pred, true, dims=pred.dim() - 2)
 
 
+def nmse_per_channel(pred, true, eps: float = 1e-7) -> torch.Tensor:
+    """MATEY/MPP's normalised MSE of each sample and channel: mean_xy (ŷ − y)² / (eps + mean_xy y²).
+
+    (B, C, H, W) → (B, C). The training loss of MATEY is its mean; the reported NRMSE is the mean
+    of its square root (`channel_nrmse`). The denominator is the mean square, not the variance, so
+    a field with a large offset (a temperature near 300 K) scores small errors.
+    """
+    pred, true = _t(pred), _t(true)
+    if pred.shape != true.shape:
+        raise ValueError(f"pred has shape {tuple(pred.shape)}, true has {tuple(true.shape)}")
+    return (pred - true).pow(2).mean(dim=(-2, -1)) / (eps + true.pow(2).mean(dim=(-2, -1)))
+
+
+def channel_nrmse(pred, true) -> torch.Tensor:
+    """MATEY/MPP's NRMSE per sample: the mean over channels of sqrt(NMSE) — (B, C, H, W) → (B,)."""
+    return nmse_per_channel(pred, true).sqrt().mean(dim=-1)
+
+
 def energy_spectrum(vorticity, length: float = 1.0):
     """Shell-summed kinetic energy spectrum E(k) of 2-D vorticity fields (…, n, n).
 

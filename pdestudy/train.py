@@ -1,10 +1,14 @@
-"""The one training loop of the study: every model (autoencoder, MST dynamics, FNO) trains here.
+"""The one training loop of the study: every model (autoencoder, MST dynamics, FNO, MATEY) trains here.
 
 What it does, and why:
 
 * **Tasks.** ``autoencoder`` reconstructs frames; ``dynamics`` advances the frozen autoencoder's
   latents by Δt, unrolled R steps with gradients through the chain; ``fno`` advances frames in
-  physical space the same way. Loss: per-sample relative L2, averaged (over the R steps too).
+  physical space the same way (loss: per-sample relative L2, averaged over the R steps too);
+  ``matey`` predicts the frame `lead` steps after a window of `history` frames (loss: MATEY's
+  per-sample, per-channel NMSE; validation: its NRMSE). Each task is a small class (`Task`):
+  it builds the model, loads its data, serves batches and computes the loss; the loop around them
+  is the same for all.
 * **Honest validation.** A validation split is carved out of the *training* trajectories (the last
   `val_fraction` of them). It drives ReduceLROnPlateau and the choice of the best epoch, whose
   weights are kept separately and reported with their epoch number. Test trajectories are never
@@ -42,24 +46,24 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data.generation import dataset_path, generate
-from .data.io import open_dataset
+from .data.io import open_dataset, validate_file
 from .paths import results_root
 from .utils import atomic_path, get_device
 
-TASKS = ("autoencoder", "dynamics", "fno")
+TASKS = ("autoencoder", "dynamics", "fno", "matey")
 
 
 @dataclass
 class TrainConfig:
-    task: str = "autoencoder"  # autoencoder | dynamics | fno
+    task: str = "autoencoder"  # autoencoder | dynamics | fno | matey
     dataset: str = "ns_nu1e-3"
     profile: str = "default"  # which generated file (data/generated/<profile>/<dataset>.nc)
-    model: dict[str, Any] = field(default_factory=dict)  # fields of CAEConfig / MSTConfig / FNOConfig
+    model: dict[str, Any] = field(default_factory=dict)  # fields of CAEConfig / MSTConfig / FNOConfig / MateyConfig
     autoencoder: dict[str, Any] | None = None  # dynamics: the TrainConfig (as dict) of the frozen CAE
     init_from: dict[str, Any] | None = None  # transfer learning: TrainConfig (as dict) whose weights start this run
     lead: int = 1  # Δt in frames
     rollout: int = 1  # R unrolled steps in the loss
-    history: int = 1  # input frames (FNO)
+    history: int = 1  # input frames (FNO, MATEY)
     epochs: int = 10
     batch_size: int = 32  # global batch (split across DDP ranks)
     lr: float = 1e-3
@@ -79,6 +83,8 @@ class TrainConfig:
         for name in ("lead", "rollout", "history", "epochs", "batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.task == "matey" and self.rollout != 1:
+            raise ValueError(f"rollout: a matey run predicts one frame (rollout 1), got {self.rollout}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -113,14 +119,7 @@ class TrainConfig:
 
 # --------------------------------------------------------------------------- models
 def build_model(cfg: TrainConfig) -> nn.Module:
-    if cfg.task == "autoencoder":
-        from .models.cae import CAEConfig, ConvAutoencoder
-        return ConvAutoencoder(CAEConfig(**cfg.model))
-    if cfg.task == "dynamics":
-        from .models.mst import LatentTransformer, MSTConfig
-        return LatentTransformer(MSTConfig(**cfg.model))
-    from .models.fno import FNOBaseline, FNOConfig
-    return FNOBaseline(FNOConfig(**{"history": cfg.history, **cfg.model}))
+    return TASK_CLASSES[cfg.task].build_model(cfg)
 
 
 def relative_l2(pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
@@ -214,6 +213,163 @@ def epoch_batches(n: int, cfg: TrainConfig, epoch: int, rank: int = 0, world: in
     return batches
 
 
+# --------------------------------------------------------------------------- tasks
+class Task:
+    """What the loop needs from a task: build the model, load data, serve batches, compute losses.
+
+    The loop calls, in order: `prepare` (train what the task depends on), `build_model` (after
+    seeding), `load_data`, `wrap` (the module DistributedDataParallel wraps: its forward is one
+    optimisation step's forward), then per step `batch` and `loss`, and per epoch `validate`.
+    """
+
+    def __init__(self, cfg: TrainConfig, dev: torch.device):
+        self.cfg, self.dev = cfg, dev
+
+    @staticmethod
+    def build_model(cfg: TrainConfig) -> nn.Module:
+        raise NotImplementedError
+
+    def prepare(self, device: str, root, progress: bool) -> None:
+        pass
+
+    def load_data(self) -> None:
+        raise NotImplementedError
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        return model
+
+    n_train: int = 0  # training samples (one epoch visits each once)
+    find_unused_parameters = False  # DDP: a step may leave parameters without a gradient
+
+    def batch(self, idx: torch.Tensor) -> Any:
+        raise NotImplementedError
+
+    def loss(self, module: nn.Module, batch: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    def validate(self, module: nn.Module) -> float | None:
+        """The validation score that picks the best epoch (None: no validation split)."""
+        raise NotImplementedError
+
+
+class SampleTask(Task):
+    """autoencoder, dynamics and fno: every training pair held as tensors, R-step unrolled loss."""
+
+    @staticmethod
+    def build_model(cfg: TrainConfig) -> nn.Module:
+        if cfg.task == "autoencoder":
+            from .models.cae import CAEConfig, ConvAutoencoder
+            return ConvAutoencoder(CAEConfig(**cfg.model))
+        if cfg.task == "dynamics":
+            from .models.mst import LatentTransformer, MSTConfig
+            return LatentTransformer(MSTConfig(**cfg.model))
+        from .models.fno import FNOBaseline, FNOConfig
+        return FNOBaseline(FNOConfig(**{"history": cfg.history, **cfg.model}))
+
+    def prepare(self, device, root, progress):
+        self.encoder = None
+        if self.cfg.task == "dynamics":
+            self.encoder = train(self.cfg.autoencoder, device=device, root=root, progress=progress).model.to(self.dev).eval()
+            for p in self.encoder.parameters():
+                p.requires_grad_(False)
+
+    def load_data(self):
+        cfg, dev = self.cfg, self.dev
+        train_frames, val_frames = load_frames(cfg)
+        self.x_tr, self.y_tr = make_samples(cfg, train_frames.to(dev), self.encoder)
+        self.x_va, self.y_va = make_samples(cfg, val_frames.to(dev), self.encoder) if len(val_frames) else (None, None)
+        if cfg.max_train_samples is not None and cfg.max_train_samples < len(self.x_tr):
+            keep = torch.randperm(len(self.x_tr), generator=torch.Generator().manual_seed(cfg.seed))[: cfg.max_train_samples]
+            self.x_tr, self.y_tr = self.x_tr[keep.to(dev)], self.y_tr[keep.to(dev)]
+        self.n_train = len(self.x_tr)
+
+    def wrap(self, model):
+        self.unrolled = Unroll(model, self.cfg.rollout if self.cfg.task != "autoencoder" else 1, self.cfg.history)
+        return self.unrolled
+
+    def batch(self, idx):
+        idx = idx.to(self.dev)
+        return self.x_tr[idx], self.y_tr[idx]
+
+    def loss(self, module, batch):
+        return rollout_loss(module(batch[0]), batch[1])
+
+    def validate(self, module):
+        return evaluate_loss(self.unrolled, self.x_va, self.y_va) if self.x_va is not None else None
+
+
+class FieldsBound(nn.Module):
+    """A MATEY model with the dataset's field names bound: forward(x) → prediction (what DDP wraps)."""
+
+    def __init__(self, model: nn.Module, fields: list[str], lead: int):
+        super().__init__()
+        self.model, self.fields, self.lead = model, fields, lead
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x, self.fields, lead=self.lead)
+
+
+class MateyTask(Task):
+    """matey: windows of `history` frames → the frame `lead` later; MATEY's NMSE loss, NRMSE validation.
+
+    Windows are read on demand from the file (`TrajectoryWindows`), never all materialised.
+    `max_train_samples` keeps a fixed random subset of the training windows.
+    """
+    find_unused_parameters = True  # an adaptive batch may refine no patch, leaving the fine level idle
+
+    @staticmethod
+    def build_model(cfg: TrainConfig) -> nn.Module:
+        from .models.matey import Matey, MateyConfig
+        return Matey(MateyConfig(**{"history": cfg.history, **cfg.model}))
+
+    def load_data(self):
+        from .data.fields import qualified
+        from .data.windows import TrajectoryWindows
+        cfg = self.cfg
+        path = dataset_path(cfg.dataset, cfg.profile)
+        if not path.exists():
+            generate(cfg.dataset, cfg.profile)
+        with validate_file(path, check_values=False) as ds:
+            n_train, system, names = int(ds.attrs["n_train"]), ds.attrs["system"], list(ds.data_vars)
+        n_fit, n_val = _split_counts(n_train, cfg.val_fraction)
+        self.fields = qualified(system, names)
+        self.train_windows = TrajectoryWindows(path, range(n_fit), cfg.history, cfg.lead)
+        self.val_windows = TrajectoryWindows(path, range(n_fit, n_fit + n_val), cfg.history, cfg.lead) if n_val else None
+        self.samples = torch.arange(len(self.train_windows))
+        if cfg.max_train_samples is not None and cfg.max_train_samples < len(self.samples):
+            g = torch.Generator().manual_seed(cfg.seed)
+            self.samples = torch.randperm(len(self.samples), generator=g)[: cfg.max_train_samples]
+        self.n_train = len(self.samples)
+
+    def wrap(self, model):
+        self.bound = FieldsBound(model, self.fields, self.cfg.lead)
+        return self.bound
+
+    def batch(self, idx):
+        x, y = self.train_windows.batch(self.samples[idx])
+        return x.to(self.dev), y.to(self.dev)
+
+    def loss(self, module, batch):
+        from .metrics import nmse_per_channel
+        return nmse_per_channel(module(batch[0]), batch[1]).mean()
+
+    @torch.no_grad()
+    def validate(self, module, batch: int = 32):
+        from .metrics import channel_nrmse
+        if self.val_windows is None:
+            return None
+        module.eval()
+        scores = []
+        for i in range(0, len(self.val_windows), batch):
+            x, y = self.val_windows.batch(range(i, min(i + batch, len(self.val_windows))))
+            scores.append(channel_nrmse(module(x.to(self.dev)), y.to(self.dev)))
+        return float(torch.cat(scores).mean())
+
+
+TASK_CLASSES: dict[str, type[Task]] = {"autoencoder": SampleTask, "dynamics": SampleTask, "fno": SampleTask,
+                                       "matey": MateyTask}
+
+
 # --------------------------------------------------------------------------- distributed
 def _dist_info() -> tuple[int, int, int]:
     if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
@@ -281,27 +437,18 @@ def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bo
         dev = torch.device("cuda", _dist_info()[2])
         torch.cuda.set_device(dev)
 
-    encoder = None
-    if cfg.task == "dynamics":
-        encoder = train(cfg.autoencoder, device=device, root=root, progress=progress).model.to(dev).eval()
-        for p in encoder.parameters():
-            p.requires_grad_(False)
+    task = TASK_CLASSES[cfg.task](cfg, dev)
+    task.prepare(device, root, progress)
 
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(dev)
+    model = task.build_model(cfg).to(dev)
     if cfg.init_from is not None:  # transfer learning: start from the weights of another (finished) run
         model.load_state_dict(train(cfg.init_from, device=device, root=root, progress=progress).model.state_dict())
     n_params = sum(p.numel() for p in model.parameters())
-    steps = cfg.rollout if cfg.task != "autoencoder" else 1
-    unrolled = Unroll(model, steps, cfg.history)
-    ddp_model = nn.parallel.DistributedDataParallel(unrolled) if world > 1 else unrolled
-
-    train_frames, val_frames = load_frames(cfg)
-    x_tr, y_tr = make_samples(cfg, train_frames.to(dev), encoder)
-    x_va, y_va = make_samples(cfg, val_frames.to(dev), encoder) if len(val_frames) else (None, None)
-    if cfg.max_train_samples is not None and cfg.max_train_samples < len(x_tr):
-        keep = torch.randperm(len(x_tr), generator=torch.Generator().manual_seed(cfg.seed))[: cfg.max_train_samples]
-        x_tr, y_tr = x_tr[keep.to(dev)], y_tr[keep.to(dev)]
+    task.load_data()
+    module = task.wrap(model)
+    ddp_model = (nn.parallel.DistributedDataParallel(module, find_unused_parameters=task.find_unused_parameters)
+                 if world > 1 else module)
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
@@ -327,9 +474,8 @@ def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bo
         t0 = time.perf_counter()
         ddp_model.train()
         losses, norms = [], []
-        for idx in epoch_batches(len(x_tr), cfg, epoch, rank, world):
-            idx = idx.to(dev)
-            loss = rollout_loss(ddp_model(x_tr[idx]), y_tr[idx])
+        for idx in epoch_batches(task.n_train, cfg, epoch, rank, world):
+            loss = task.loss(ddp_model, task.batch(idx))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)))
@@ -339,13 +485,14 @@ def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bo
         if world > 1:
             dist.all_reduce(train_loss)
             train_loss /= world
-        val_loss = evaluate_loss(unrolled, x_va, y_va) if x_va is not None else float(train_loss)
+        val_loss = task.validate(module)
+        val_loss = float(train_loss) if val_loss is None else val_loss
         sched.step(val_loss)
         dt = time.perf_counter() - t0
         seconds += dt
         history.append(dict(epoch=epoch, train_loss=float(train_loss), val_loss=val_loss, lr=opt.param_groups[0]["lr"],
                             grad_norm=sum(norms) / len(norms), grad_norm_max=max(norms), seconds=dt,
-                            samples_per_s=len(x_tr) / dt))
+                            samples_per_s=task.n_train / dt))
         if val_loss < best["val"]:
             best = {"val": val_loss, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
         bar.set_postfix(train=f"{float(train_loss):.4f}", val=f"{val_loss:.4f}")
@@ -361,7 +508,7 @@ def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bo
     if is_main:
         _save_checkpoint(run_dir / "model.pt", model.state_dict())
         metrics = dict(history=history, best_epoch=best["epoch"], best_val_loss=best["val"], train_seconds=seconds,
-                       n_parameters=n_params, n_train_samples=len(x_tr), world_size=world, device=str(dev))
+                       n_parameters=n_params, n_train_samples=task.n_train, world_size=world, device=str(dev))
         with atomic_path(run_dir / "metrics.json") as tmp:
             tmp.write_text(json.dumps(metrics, indent=1))
     if world > 1:

@@ -11,6 +11,7 @@ score is always on trajectories the model has not seen.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Sequence
 
@@ -72,3 +73,58 @@ class WindowedDataset(torch.utils.data.Dataset):
     def trajectories(self) -> torch.Tensor:
         """All frames of the split: (trajectory, time, C, H, W)."""
         return self.data
+
+
+class TrajectoryWindows:
+    """Windows of `history` frames and the frame `lead` steps after the last, read on demand.
+
+    Sample k is (trajectory i, last input frame t): x = frames t−history+1 … t, (history, C, H, W),
+    and y = frame t + lead, (C, H, W). Only the frames of the chosen trajectories are read — into
+    memory once when they fit within `max_memory` bytes, else from the file for every batch — and
+    no window is ever materialised beyond the batch being served.
+    """
+
+    def __init__(self, path: str | os.PathLike, trajectories: Sequence[int], history: int, lead: int = 1,
+                 fields: Sequence[str] | None = None, max_memory: int = 2 << 30):
+        import h5py
+
+        from .io import validate_file
+
+        with validate_file(path, check_values=False) as ds:  # schema check; attributes only
+            self.fields = list(fields or ds.data_vars)
+            unknown = [f for f in self.fields if f not in ds.data_vars]
+            if unknown:
+                raise KeyError(f"{path}: fields {unknown} not in dataset (has {list(ds.data_vars)})")
+            self.attrs = dict(ds.attrs)
+            n_time, H, W = ds.sizes["time"], ds.sizes["y"], ds.sizes["x"]
+        self.path, self.history, self.lead = str(path), int(history), int(lead)
+        self.trajectories = [int(i) for i in trajectories]
+        if n_time < self.history + self.lead:
+            raise ValueError(f"{path}: windows of history={history} and lead={lead} need {self.history + self.lead} "
+                             f"frames; the dataset has {n_time}")
+        self.index = [(i, t) for i in range(len(self.trajectories)) for t in range(self.history - 1, n_time - self.lead)]
+        self.shape = (len(self.trajectories), n_time, len(self.fields), H, W)
+        self._h5 = h5py.File
+        self.frames: torch.Tensor | None = None
+        if 4 * math.prod(self.shape) <= max_memory:
+            self.frames = self._read([(i, 0, n_time) for i in range(len(self.trajectories))])
+
+    def _read(self, spans: Sequence[tuple[int, int, int]]) -> torch.Tensor:
+        """(len(spans), t1 − t0, C, H, W) for spans (trajectory index, t0, t1) of equal length."""
+        with self._h5(self.path, "r") as f:
+            out = np.stack([np.stack([f[name][self.trajectories[i], t0:t1] for name in self.fields], axis=1)
+                            for i, t0, t1 in spans])
+        return torch.from_numpy(out.astype(np.float32, copy=False))
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def batch(self, ks: Sequence[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs (B, history, C, H, W) and targets (B, C, H, W) of samples `ks`."""
+        ks = [int(k) for k in ks]
+        spans = [(self.index[k][0], self.index[k][1] - self.history + 1, self.index[k][1] + self.lead + 1) for k in ks]
+        if self.frames is not None:
+            w = torch.stack([self.frames[i, t0:t1] for i, t0, t1 in spans])
+        else:
+            w = self._read(spans)
+        return w[:, : self.history], w[:, -1]
