@@ -148,11 +148,6 @@ def test_a_checkpoint_with_fields_the_model_lacks_is_refused():
         built(SHORT, 0).load_state_dict(built(LONG, 1).state_dict())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: FieldEmbedding.forward (pdestudy/models/matey.py:180) scales the selected columns by "
-    "sqrt(len(vocabulary) / C), so the same checkpoint computes a different function once loaded into a "
-    "model with a longer vocabulary (rows remapped exactly, but every embedding scaled by sqrt(V_new / V_old)). "
-    "Make the scale independent of V (e.g. put sqrt(V) into the initialisation) or store V with the names."))
 def test_a_loaded_checkpoint_predicts_the_same_on_its_fields():
     old, new = built(SHORT, 0), built(LONG, 1)
     new.load_state_dict(old.state_dict())

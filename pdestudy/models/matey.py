@@ -24,10 +24,13 @@ attention needs a regular grid, which the coarse grid and each refined patch are
 
 Design choices that differ from the authors' code, and why:
 
-* Norms are per token (LayerNorm over channels), not instance norms over tokens or pixels: the stem
-  and decoder are then local to each patch, so encoding or decoding only the refined patches is
-  exactly what the whole-domain fine model would compute there, and padded tokens cannot leak
-  into anyone's statistics.
+* The stem and decoder are convolutions and GELUs without normalisation layers (the input is
+  already normalised, RevIN-like), and the blocks' norms are LayerNorms of each token. Every layer
+  of the stem and decoder is then local to its patch, so encoding or decoding only the refined
+  patches is exactly what the whole-domain fine model computes there, and padded tokens cannot
+  leak into anyone's statistics. MATEY's instance norms over the image couple all patches; a
+  per-pixel norm over channels would keep locality but discard each pixel's amplitude (a patch
+  of value a and one of 2a would embed alike), which we measured to cripple the density field.
 * Padding is described by a boolean key-padding mask (True = real token), as
   `scaled_dot_product_attention` takes it; no magic fill values. Work per token (time attention,
   MLP) runs on the real tokens only.
@@ -167,25 +170,20 @@ class FieldRows(nn.Module):
 
 class FieldEmbedding(FieldRows):
     """One shared linear map from the vocabulary's fields to width/4 channels, per pixel; a dataset
-    uses the columns of its own fields (scaled by sqrt(V / C), as MPP's SubsampledLinear)."""
+    uses the columns of its own fields, scaled by 1/sqrt(C) so the output's size does not depend on
+    how many fields a dataset has (MPP's SubsampledLinear scales by sqrt(V/C) with weights of std
+    1/sqrt(V): the same at initialisation, but ours does not change when the vocabulary grows)."""
     row_params = (("weight", 1),)
 
     def __init__(self, names: Sequence[str], out_channels: int):
         super().__init__(names)
         self.weight = nn.Parameter(torch.empty(out_channels, len(names)))
         self.bias = nn.Parameter(torch.zeros(out_channels))
-        nn.init.trunc_normal_(self.weight, std=1.0 / math.sqrt(len(names)))
+        nn.init.trunc_normal_(self.weight, std=1.0)
 
     def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:  # (..., C, H, W) → (..., E, H, W)
-        w = self.weight[:, ids] * math.sqrt(len(self.names) / len(ids))
+        w = self.weight[:, ids] / math.sqrt(len(ids))
         return torch.einsum("...chw,ec->...ehw", x, w) + self.bias[:, None, None]
-
-
-class ChannelNorm(nn.LayerNorm):
-    """LayerNorm over the channels of each pixel of (N, C, h, w): local, so patch-wise = whole-domain."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
 
 
 class Stem(nn.Sequential):
@@ -198,7 +196,7 @@ class Stem(nn.Sequential):
         for i, k in enumerate(kernels):
             layers.append(nn.Conv2d(chans[i], chans[i + 1], k, stride=k))
             if i < len(kernels) - 1:
-                layers += [ChannelNorm(chans[i + 1]), nn.GELU()]
+                layers.append(nn.GELU())
         super().__init__(*layers)
 
 
@@ -226,7 +224,7 @@ class Decoder(nn.Module):
         chans = [width] + [width // 4] * (len(kernels) - 1)
         layers: list[nn.Module] = []
         for i, k in enumerate(kernels[:-1]):
-            layers += [nn.ConvTranspose2d(chans[i], chans[i + 1], k, stride=k), ChannelNorm(chans[i + 1]), nn.GELU()]
+            layers += [nn.ConvTranspose2d(chans[i], chans[i + 1], k, stride=k), nn.GELU()]
         self.hidden = nn.Sequential(*layers)
         self.out = OutputLayer(names, chans[-1], kernels[-1])
 
@@ -388,7 +386,7 @@ class Matey(nn.Module):
         self.embed = FieldEmbedding(self.vocab, c.width // 4)
         self.stems = nn.ModuleDict({f"p{p}": Stem(p, c.width) for p in c.patch_sizes})
         self.position = PositionAreaEmbedding(c.width)
-        rates = torch.linspace(0, c.drop_path, c.depth).tolist()
+        rates = [c.drop_path * i / max(c.depth - 1, 1) for i in range(c.depth)]  # linear over depth
         self.blocks = nn.ModuleList(Block(c.attention, c.width, c.heads, c.mlp_ratio, c.layer_scale, r) for r in rates)
         self.norm = nn.LayerNorm(c.width)
         self.decoders = nn.ModuleDict({f"p{p}": Decoder(p, c.width, self.vocab) for p in c.patch_sizes})
@@ -531,10 +529,9 @@ def parameter_count(config: MateyConfig, n_fields: int | None = None) -> int:
         ks = stem_kernels(p)
         chans = [e] * len(ks) + [d]
         n += sum(chans[i] * chans[i + 1] * k * k + chans[i + 1] for i, k in enumerate(ks))  # stem convs
-        n += 2 * e * (len(ks) - 1)  # stem norms
         rk = ks[::-1]
         dchans = [d] + [e] * (len(rk) - 1)
-        n += sum(dchans[i] * dchans[i + 1] * k * k + dchans[i + 1] + 2 * dchans[i + 1] for i, k in enumerate(rk[:-1]))
+        n += sum(dchans[i] * dchans[i + 1] * k * k + dchans[i + 1] for i, k in enumerate(rk[:-1]))
         n += dchans[-1] * V * rk[-1] ** 2 + V  # output layer
     n += 3 * (d * d + d)  # position, time and area maps
     attention = (3 * d * d + 3 * d) + (d * d + d) + 2 * 2 * (d // c.heads)

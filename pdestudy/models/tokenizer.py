@@ -46,7 +46,7 @@ def patch_scores(x: torch.Tensor, p: int) -> torch.Tensor:
 
 
 def select_patches(scores: torch.Tensor, gamma: float | None = None, refine_ratio: float | None = None) -> torch.Tensor:
-    """Which patches to refine, (B, N) bool: score ≥ γ·max (per sample), or the top ⌈ρ·N⌉ (at least one)."""
+    """Which patches to refine, (B, N) bool: score ≥ γ·max (per sample), or the top round(ρ·N) (at least one)."""
     if (gamma is None) == (refine_ratio is None):
         raise ValueError("set exactly one of gamma and refine_ratio to select patches")
     if gamma is not None:
