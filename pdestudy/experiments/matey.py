@@ -1,0 +1,513 @@
+"""The MATEY protocol: configs, held-out scores with persistence beside them, and counted cost.
+
+Notebooks call these functions; training goes through `pdestudy.train` (task "matey", one loop,
+results cache).
+
+Protocol (MATEY §4.1–4.2, on colliding thermals): from T frames predict the frame `lead` steps
+later; score every window of the file's *test* trajectories. The score is MATEY/MPP's NRMSE (per
+sample and channel sqrt(mean (ŷ−y)² / mean y²), averaged over channels, then samples) and, beside
+it, the relative L² nRMSE of the MST chapters (‖ŷ − y‖ / ‖y‖ over all channels jointly), so both
+papers' numbers sit on one scale. The trivial baseline — persist the last input frame — is always
+scored with the same windows.
+
+Cost is counted, not guessed: tokens per sample (as processed), FLOPs of attention and of a whole
+forward + backward pass from `torch.utils.flop_counter.FlopCounterMode` (with the analytic
+attention formula beside it), measured wall-clock per training step, peak memory, and the achieved
+FLOP/s against the machine's measured matmul peak.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode, register_flop_formula, sdpa_backward_flop_count, sdpa_flop_count
+
+from ..data.fields import qualified
+from ..data.generation import dataset_path, generate
+from ..data.io import validate_file
+from ..data.windows import TrajectoryWindows
+from ..metrics import channel_nrmse, nmse_per_channel, nrmse
+from ..models.matey import MIXERS, Matey, MateyConfig
+from ..train import Run, TrainConfig, train
+from ..utils import get_device
+
+DATASET = "colliding_thermals"  # where MATEY ran its attention and tokenization studies (its small miniWeather set)
+
+# --------------------------------------------------------------------------- the study's standard settings
+# Per profile: the grid's patch sizes (coarse, middle, fine = coarse/4), history T, lead (frames of
+# 10 s: at one frame, our CPU-budget models did not beat persistence; at four they do) and the
+# training budget shared by both chapters, so a model both chapters train (e.g. SViT at the middle
+# patch size) is trained once (results cache). Chapter-specific choices are notebook parameters.
+STANDARD: dict[str, dict[str, Any]] = {
+    "smoke": dict(patches=(8, 4, 2), history=2, lead=4, layer_scale=0.1,
+                  train=dict(epochs=1, batch_size=8, lr=3e-3, max_train_samples=32)),
+    # 300 steps of 8 windows: measured on 2 cores, the point past which the models beat persistence at this lead
+    "default": dict(patches=(16, 8, 4), history=2, lead=4, layer_scale=0.1,
+                    train=dict(epochs=5, batch_size=8, lr=3e-3, max_train_samples=480)),
+    # MATEY's small-miniWeather runs: T = 16, batch 128, 200 epochs (its AdamW at 1e-4; the loop's Adam here)
+    "paper": dict(patches=(32, 16, 8), history=16, lead=1, layer_scale=1e-6,
+                  train=dict(epochs=200, batch_size=128, lr=1e-4)),
+}
+
+
+def _grid(dataset: str, profile: str) -> tuple[int, int]:
+    path = dataset_path(dataset, profile)
+    if not path.exists():
+        generate(dataset, profile)
+    with validate_file(path, check_values=False) as ds:
+        return int(ds.sizes["y"]), int(ds.sizes["x"])
+
+
+def matey_config(profile: str, attention: str = "svit", patch_size: int | None = None, fine_patch_size: int | None = None,
+                 scheme: str = "mix", gamma: float | None = None, refine_ratio: float | None = None,
+                 width: int | None = None, depth: int | None = None, heads: int | None = None, size: str | None = None,
+                 dataset: str = DATASET, seed: int = 0, **train_overrides) -> TrainConfig:
+    """The TrainConfig of one MATEY model on `dataset` at the profile's standard budget.
+
+    `patch_size` defaults to the profile's middle patch; adaptive models need `fine_patch_size` and
+    one of `gamma` / `refine_ratio`. A patch that does not tile the dataset's grid is a ValueError.
+    """
+    std = STANDARD[profile]
+    patch_size = patch_size or std["patches"][1]
+    H, W = _grid(dataset, profile)
+    if H % patch_size or W % patch_size:
+        raise ValueError(f"patch_size {patch_size} does not tile the {H}×{W} grid of {dataset} ({profile})")
+    model = dict(attention=attention, patch_size=patch_size, fine_patch_size=fine_patch_size, scheme=scheme,
+                 gamma=gamma if fine_patch_size else None, refine_ratio=refine_ratio if fine_patch_size else None,
+                 width=width, depth=depth, heads=heads, size=size, layer_scale=std["layer_scale"])
+    if fine_patch_size and gamma is None and refine_ratio is None:
+        raise ValueError("an adaptive model (fine_patch_size set) needs gamma or refine_ratio")
+    MateyConfig(**{"history": std["history"], **model})  # every bad configuration fails here, before training
+    kw = {**std["train"], **train_overrides}
+    return TrainConfig(task="matey", dataset=dataset, profile=profile, history=std["history"], lead=std["lead"],
+                       model=model, seed=seed, **kw)
+
+
+def train_all(configs: dict[Any, TrainConfig], device: str = "auto", progress: bool = True) -> dict[Any, Run]:
+    return {k: train(cfg, device=device, progress=progress) for k, cfg in configs.items()}
+
+
+# --------------------------------------------------------------------------- held-out scores
+def test_windows(dataset: str, profile: str, history: int, lead: int = 1) -> TrajectoryWindows:
+    path = dataset_path(dataset, profile)
+    if not path.exists():
+        generate(dataset, profile)
+    with validate_file(path, check_values=False) as ds:
+        n_train, n = int(ds.attrs["n_train"]), int(ds.sizes["trajectory"])
+    return TrajectoryWindows(path, range(n_train, n), history, lead)
+
+
+def fields_of(dataset: str, profile: str) -> list[str]:
+    with validate_file(dataset_path(dataset, profile), check_values=False) as ds:
+        return qualified(ds.attrs["system"], list(ds.data_vars))
+
+
+def _summary(per_sample: torch.Tensor) -> tuple[float, float]:
+    return float(per_sample.mean()), float(per_sample.std()) if len(per_sample) > 1 else 0.0
+
+
+@torch.no_grad()
+def evaluate(run_or_model: Run | Matey | None, dataset: str, profile: str, history: int, lead: int = 1,
+             device: str = "auto", batch: int = 32) -> dict[str, Any]:
+    """Scores on every test window: NRMSE (MATEY) and relative L² (MST), mean ± std over windows, per
+    channel NRMSE; `None` scores persistence (the last input frame)."""
+    dev = get_device(device)
+    model = run_or_model.model if isinstance(run_or_model, Run) else run_or_model
+    if model is not None:
+        model = model.to(dev).eval()
+    windows = test_windows(dataset, profile, history, lead)
+    fields = fields_of(dataset, profile)
+    nr, rel, per_channel = [], [], []
+    for i in range(0, len(windows), batch):
+        x, y = windows.batch(range(i, min(i + batch, len(windows))))
+        pred = x[:, -1] if model is None else model(x.to(dev), fields, lead=lead).cpu()
+        nr.append(channel_nrmse(pred, y))
+        rel.append(nrmse(pred, y, dims=3))
+        per_channel.append(nmse_per_channel(pred, y).sqrt())
+    nr, rel, per_channel = torch.cat(nr), torch.cat(rel), torch.cat(per_channel)
+    (m, s), (rm, rs) = _summary(nr), _summary(rel)
+    return dict(nrmse=m, nrmse_std=s, rel_l2=rm, rel_l2_std=rs, windows=len(windows),
+                per_channel={f.split("/")[-1]: float(v) for f, v in zip(fields, per_channel.mean(0))})
+
+
+# --------------------------------------------------------------------------- counted cost
+_ATEN = torch.ops.aten
+# FlopCounterMode counts SDPA's CUDA kernels; on the CPU, SDPA runs its own flash kernel, which the
+# counter does not know: register the same formulas (dense over the sequence, as the kernel computes).
+if hasattr(_ATEN, "_scaled_dot_product_flash_attention_for_cpu"):
+    from torch.utils.flop_counter import flop_registry
+
+    if _ATEN._scaled_dot_product_flash_attention_for_cpu not in flop_registry:
+        @register_flop_formula(_ATEN._scaled_dot_product_flash_attention_for_cpu, get_raw=True)
+        def _sdpa_cpu_flops(query, key, value, *args, out_val=None, **kwargs) -> int:
+            return sdpa_flop_count(query.shape, key.shape, value.shape)
+
+        @register_flop_formula(_ATEN._scaled_dot_product_flash_attention_for_cpu_backward, get_raw=True)
+        def _sdpa_cpu_backward_flops(grad_out, query, key, value, *args, out_val=None, **kwargs) -> int:
+            return sdpa_backward_flop_count(grad_out.shape, query.shape, key.shape, value.shape)
+
+ATTENTION_OPS = tuple(getattr(_ATEN, name) for name in (
+    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention_for_cpu_backward",
+    "_scaled_dot_product_flash_attention", "_scaled_dot_product_flash_attention_backward",
+    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_efficient_attention_backward",
+    "_scaled_dot_product_cudnn_attention", "_scaled_dot_product_cudnn_attention_backward") if hasattr(_ATEN, name))
+
+
+def attention_flops_formula(config: MateyConfig, lengths: Sequence[int], grid: tuple[int, int] | None = None) -> int:
+    """Analytic forward FLOPs of the attention products (QKᵀ and AV: 4·S²·d per sequence of S tokens)
+    of all blocks, for samples of `lengths` tokens per frame over T frames (`grid` for avit).
+
+    As the model runs them: attention over time on each sample's real tokens; attention over a frame
+    (svit) or the whole window (vit) dense over the batch's longest, padded sequence."""
+    T, d = config.history, config.width
+    lengths = [int(n) for n in lengths]
+    L, real = max(lengths), sum(lengths)
+    per_block = 0
+    for kind in MIXERS[config.attention]:
+        if kind == "time":
+            per_block += real * 4 * T * T * d
+        elif kind == "space":
+            per_block += len(lengths) * T * 4 * L * L * d
+        elif kind == "joint":
+            per_block += len(lengths) * 4 * (T * L) ** 2 * d
+        else:  # axial: along x (ny·T sequences of nx) and along y
+            ny, nx = grid
+            per_block += len(lengths) * T * (ny * 4 * nx * nx * d + nx * 4 * ny * ny * d)
+    return config.depth * per_block
+
+
+def count_flops(model: Matey, x: torch.Tensor, y: torch.Tensor, fields: Sequence[str],
+                lead: int = 1) -> dict[str, int]:
+    """FLOPs of one training step's forward and backward pass, total and attention only (counted)."""
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        pred = model(x, fields, lead=lead)
+        forward = counter.get_total_flops()
+        forward_attention = sum(counter.get_flop_counts()["Global"].get(op, 0) for op in ATTENTION_OPS)
+        nmse_per_channel(pred, y).mean().backward()
+    counts = counter.get_flop_counts()["Global"]
+    model.zero_grad(set_to_none=True)
+    return dict(forward=int(forward), total=int(counter.get_total_flops()), attention_forward=int(forward_attention),
+                attention=int(sum(counts.get(op, 0) for op in ATTENTION_OPS)))
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 inside the block: the profiler's C++ layer prints a start and a stop
+    line there on every use (no setting turns them off), which would litter the book's cells."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def peak_memory(fn, device: torch.device) -> int:
+    """Peak bytes allocated while `fn()` runs (CUDA: the allocator's peak; CPU: the profiler's memory events)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return int(torch.cuda.max_memory_allocated(device) - base)
+    with _quiet_stderr(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
+                                                 profile_memory=True) as prof:
+        fn()
+    # every allocation (+bytes) and free (−bytes) of the CPU allocator, in time order; the running sum's
+    # maximum is the peak of memory allocated inside fn (the summary tables keep only per-op totals)
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events() if e.name() == "[memory]")
+    live = peak = 0
+    for _, nbytes in events:
+        live += nbytes
+        peak = max(peak, live)
+    return int(peak)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(device: str = "auto", n: int = 1024, repeats: int = 5) -> float:
+    """The machine's measured float32 matmul FLOP/s (best of `repeats` n×n products)."""
+    dev = get_device(device)
+    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+    a @ b
+    best = math.inf
+    for _ in range(repeats):
+        _sync(dev)
+        t0 = time.perf_counter()
+        a @ b
+        _sync(dev)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best
+
+
+def step_cost(cfg: TrainConfig, device: str = "auto", batch_size: int | None = None, repeats: int = 3) -> dict[str, Any]:
+    """Counted cost of one training step of `cfg`'s model on a real batch of its training windows:
+    tokens per sample, FLOPs (FlopCounterMode, and the analytic attention formula), seconds per
+    step (median of `repeats` after a warm-up), peak memory, achieved FLOP/s."""
+    from ..train import build_model
+    dev = get_device(device)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg).to(dev)
+    mc = model.config
+    path = dataset_path(cfg.dataset, cfg.profile)
+    with validate_file(path, check_values=False) as ds:
+        n_train = int(ds.attrs["n_train"])
+    windows = TrajectoryWindows(path, range(n_train), cfg.history, cfg.lead)
+    B = batch_size or cfg.batch_size
+    ks = torch.linspace(0, len(windows) - 1, B).long()
+    x, y = (t.to(dev) for t in windows.batch(ks))
+    fields = fields_of(cfg.dataset, cfg.profile)
+    tok = model.tokenize(x)
+    flops = count_flops(model, x, y, fields, cfg.lead)
+    # the analytic formula, summed over the sequences the model actually runs
+    H, W = x.shape[-2:]
+    ny, nx = H // mc.patch_size, W // mc.patch_size
+    if not mc.adaptive:
+        formula = attention_flops_formula(mc, [ny * nx] * B, (ny, nx))
+    elif mc.scheme == "mul":  # the coarse grid, plus one short sequence per refined patch
+        r = mc.patch_size // mc.fine_patch_size
+        n_refined = int(tok.refined.sum())
+        formula = attention_flops_formula(mc, [ny * nx] * B, (ny, nx)) + (
+            attention_flops_formula(mc, [r * r] * n_refined, (r, r)) if n_refined else 0)
+    else:  # mix: each sample's own length, padded to the longest
+        formula = attention_flops_formula(mc, tok.tokens_per_frame.tolist())
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+    def step():
+        loss = nmse_per_channel(model(x, fields, lead=cfg.lead), y).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up
+    times = []
+    for _ in range(repeats):
+        _sync(dev)
+        t0 = time.perf_counter()
+        step()
+        _sync(dev)
+        times.append(time.perf_counter() - t0)
+    seconds = statistics.median(times)
+    memory = peak_memory(step, dev)
+    return dict(tokens=float(tok.tokens.float().mean()), tokens_per_frame=float(tok.tokens_per_frame.float().mean()),
+                refined_fraction=float(tok.refined_fraction.mean()), batch=B,
+                flops=flops["total"], attention_flops=flops["attention"],
+                attention_flops_forward=flops["attention_forward"], attention_flops_formula=formula,
+                step_seconds=seconds, peak_memory_mb=memory / 2**20, achieved_flops=flops["total"] / seconds,
+                parameters=sum(p.numel() for p in model.parameters()))
+
+
+# --------------------------------------------------------------------------- rows for the chapters
+@dataclass
+class Measured:
+    """One trained model of a chapter: its run, held-out scores and counted cost."""
+    label: str
+    run: Run
+    scores: dict[str, Any]
+    cost: dict[str, Any]
+
+    def row(self) -> dict[str, Any]:
+        m = self.run.config.model
+        return {"model": self.label, "attention": m["attention"], "patch": _patch_label(m),
+                "parameters": self.run.n_parameters, "tokens / sample": round(self.cost["tokens"], 1),
+                "test NRMSE": f"{self.scores['nrmse']:.4f} ± {self.scores['nrmse_std']:.4f}",
+                "test rel. L²": f"{self.scores['rel_l2']:.4f}",
+                "train s": round(self.run.train_seconds, 1), "s / step": round(self.cost["step_seconds"], 3),
+                "GFLOP / step": round(self.cost["flops"] / 1e9, 2),
+                "attention GFLOP / step": round(self.cost["attention_flops"] / 1e9, 3),
+                "peak MiB": round(self.cost["peak_memory_mb"], 1),
+                "best epoch": self.run.best_epoch}
+
+
+def _patch_label(m: dict[str, Any]) -> str:
+    if not m.get("fine_patch_size"):
+        return f"{m['patch_size']}"
+    sel = f"γ={m['gamma']}" if m.get("gamma") is not None else f"ρ={m['refine_ratio']}"
+    return f"{m['patch_size']}→{m['fine_patch_size']} {m['scheme']} {sel}"
+
+
+def measure(configs: dict[str, TrainConfig], device: str = "auto", progress: bool = True) -> dict[str, Measured]:
+    """Train (or load) every config, score it on the test windows and count its step cost."""
+    out = {}
+    for label, cfg in configs.items():
+        run = train(cfg, device=device, progress=progress)
+        out[label] = Measured(label, run, evaluate(run, cfg.dataset, cfg.profile, cfg.history, cfg.lead, device=device),
+                              step_cost(cfg, device=device))
+    return out
+
+
+def learning_curves(measured: dict[str, Measured]) -> dict[str, tuple[list[dict], int]]:
+    """{label: (history, best epoch)} for `plots.training_curves` (validation NRMSE per epoch)."""
+    return {k: (m.run.history, m.run.best_epoch) for k, m in measured.items()}
+
+
+@torch.no_grad()
+def refinement_frames(cfg: TrainConfig, trajectory: int = 0, frames: Sequence[int] | None = None,
+                      device: str = "auto") -> dict[str, Any]:
+    """Which patches an adaptive config refines over one test trajectory, window by window: the last
+    input frame of each window (its first field) and the refined-patch mask."""
+    model = Matey(MateyConfig(**{"history": cfg.history, **cfg.model}))  # selection has no weights
+    windows = test_windows(cfg.dataset, cfg.profile, cfg.history, cfg.lead)
+    per_traj = len(windows) // len(windows.trajectories)
+    picks = list(frames) if frames is not None else list(range(0, per_traj, max(1, per_traj // 6)))[:6]
+    x, _ = windows.batch([trajectory * per_traj + t for t in picks])
+    tok = model.tokenize(x)
+    interval = json.loads(windows.attrs["parameters"]).get("frame_interval", 1.0)
+    times = [interval * windows.index[trajectory * per_traj + t][1] for t in picks]
+    return dict(frames=x[:, -1], refined=tok.refined, times=times, patch_size=cfg.model["patch_size"],
+                tokens_per_frame=tok.tokens_per_frame)
+
+
+# --------------------------------------------------------------------------- verdicts (computed from the numbers)
+def _within_spread(a: Measured, b: Measured) -> bool:
+    """True when two models' test NRMSEs differ by less than the larger of their per-window stds / √windows
+    (the standard error of each mean): the difference is not resolved by this test set."""
+    se = max(a.scores["nrmse_std"] / math.sqrt(a.scores["windows"]), b.scores["nrmse_std"] / math.sqrt(b.scores["windows"]))
+    return abs(a.scores["nrmse"] - b.scores["nrmse"]) < 2 * se
+
+
+def attention_verdict(measured: dict[str, Measured], attentions: Sequence[str], sizes: Sequence[str],
+                      persistence: dict[str, Any]) -> list[str]:
+    """The attention chapter's takeaway, as Markdown bullet lines, from its measured models ("<attention> <size>").
+
+    `sizes` are ordered small to large (by parameter count here, whatever order they come in)."""
+    sizes = sorted(sizes, key=lambda s: measured[f"{attentions[0]} {s}"].run.n_parameters)
+    nr = {k: m.scores["nrmse"] for k, m in measured.items()}
+    pers = persistence["nrmse"]
+    best = min(nr, key=nr.get)
+    lines = [f"* **Against persistence** (test NRMSE {pers:.4f}): {sum(v < pers for v in nr.values())} of {len(nr)} "
+             f"models beat it; the best, {best}, reaches {nr[best]:.4f} "
+             + (f"({pers / nr[best]:.1f}× lower)." if nr[best] < pers else f"({nr[best] / pers:.1f}× higher).")]
+    for s in sizes:
+        order = sorted(attentions, key=lambda a: nr[f"{a} {s}"])
+        first, last = measured[f"{order[0]} {s}"], measured[f"{order[-1]} {s}"]
+        lines.append(f"* **{s}**: " + ", ".join(f"{a} {nr[f'{a} {s}']:.4f}" for a in order)
+                     + (" — within twice the standard error of the test mean, not resolved." if _within_spread(first, last)
+                        else f" — {order[0]} lowest, resolved by the test set."))
+    if "avit" in attentions and len(attentions) > 1:
+        others = [a for a in attentions if a != "avit"]
+        small, big = sizes[0], sizes[-1]
+        best_other_small = min(others, key=lambda a: nr[f"{a} {small}"])
+        ref = measured[f"{best_other_small} {small}"]
+        av_small, av_big = measured[f"avit {small}"], measured[f"avit {big}"]
+        if av_small.scores["nrmse"] <= ref.scores["nrmse"] or _within_spread(av_small, ref):
+            verdict = (f"**does not hold at our scale**: AViT {small} ({av_small.scores['nrmse']:.4f}) already matches "
+                       f"{best_other_small} {small} ({ref.scores['nrmse']:.4f}) with the same steps")
+        elif len(sizes) > 1 and (av_big.scores["nrmse"] <= ref.scores["nrmse"] or _within_spread(av_big, ref)):
+            verdict = (f"**holds**: AViT needs the {big} size ({av_big.run.n_parameters:,} parameters, "
+                       f"{av_big.run.train_seconds:.0f} s) to match {best_other_small} {small} "
+                       f"({ref.run.n_parameters:,} parameters, {ref.run.train_seconds:.0f} s)")
+        else:
+            verdict = (f"**holds**: even AViT {big} ({av_big.scores['nrmse']:.4f}, {av_big.run.n_parameters:,} parameters) "
+                       f"stays above {best_other_small} {small} ({ref.scores['nrmse']:.4f}, {ref.run.n_parameters:,})")
+        lines.append("* **AViT needs more weights and training time for the same accuracy** (the paper): " + verdict + ".")
+    if "svit" in attentions and "vit" in attentions:
+        s = sizes[-1]
+        sv, vi = measured[f"svit {s}"], measured[f"vit {s}"]
+        cheaper = sv.cost["attention_flops"] < vi.cost["attention_flops"]
+        close = _within_spread(sv, vi) or sv.scores["nrmse"] < vi.scores["nrmse"]
+        lines.append(f"* **SViT balances cost and accuracy** (the paper): at {s}, SViT {sv.scores['nrmse']:.4f} vs ViT "
+                     f"{vi.scores['nrmse']:.4f}, attention FLOPs {sv.cost['attention_flops'] / max(vi.cost['attention_flops'], 1):.2f}× "
+                     f"ViT's, {sv.cost['step_seconds']:.3f} vs {vi.cost['step_seconds']:.3f} s per step — "
+                     + ("**holds**" if cheaper and close else "**partly**" if cheaper or close else "**does not hold**")
+                     + " at our scale.")
+    return lines
+
+
+def tokenization_configs(profile: str, attentions: Sequence[str], size: dict[str, int], gamma: float,
+                         gammas: Sequence[float], gamma_attention: str = "svit", schemes: Sequence[str] = ("mix", "mul"),
+                         seed: int = 0) -> dict[str, TrainConfig]:
+    """The tokenization chapter's models: per attention, uniform tokens at the profile's coarse, middle
+    and fine patches, adaptive coarse → fine with each scheme it allows at `gamma`, and a γ sweep of
+    `gamma_attention` with the Mix scheme (Mul for avit)."""
+    coarse, middle, fine = STANDARD[profile]["patches"]
+    out: dict[str, TrainConfig] = {}
+    for a in attentions:
+        for name, p in (("coarse", coarse), ("middle", middle), ("fine", fine)):
+            out[f"{a} {name} {p}"] = matey_config(profile, a, patch_size=p, seed=seed, **size)
+        for scheme in schemes:
+            if a == "avit" and scheme == "mix":
+                continue
+            out[f"{a} {scheme} γ={gamma}"] = matey_config(profile, a, patch_size=coarse, fine_patch_size=fine, scheme=scheme,
+                                                          gamma=gamma, seed=seed, **size)
+    scheme = "mul" if gamma_attention == "avit" else "mix"
+    for g in gammas:
+        out.setdefault(f"{gamma_attention} {scheme} γ={g}",
+                       matey_config(profile, gamma_attention, patch_size=coarse, fine_patch_size=fine, scheme=scheme,
+                                    gamma=g, seed=seed, **size))
+    return out
+
+
+def cost_ratio(a: Measured, b: Measured) -> dict[str, float]:
+    """How many times `a` costs `b`: tokens, attention FLOPs, all FLOPs, wall-clock per step."""
+    return {"tokens": a.cost["tokens"] / b.cost["tokens"],
+            "attention FLOPs": a.cost["attention_flops"] / max(b.cost["attention_flops"], 1),
+            "FLOPs": a.cost["flops"] / b.cost["flops"], "s / step": a.cost["step_seconds"] / b.cost["step_seconds"]}
+
+
+def tokenization_verdict(measured: dict[str, Measured], attentions: Sequence[str], gamma: float,
+                         persistence: dict[str, Any], profile: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """The tokenization chapter's takeaway lines and its adaptive-vs-uniform table, from its measured models."""
+    coarse, middle, fine = STANDARD[profile]["patches"]
+    pers = persistence["nrmse"]
+    nr = {k: m.scores["nrmse"] for k, m in measured.items()}
+    lines = [f"* **Against persistence** (test NRMSE {pers:.4f}): {sum(v < pers for v in nr.values())} of {len(nr)} "
+             f"models beat it."]
+    rows, holds = [], []
+    for a in attentions:
+        mid, fin = measured[f"{a} middle {middle}"], measured[f"{a} fine {fine}"]
+        for scheme in ("mix", "mul"):
+            key = f"{a} {scheme} γ={gamma}"
+            if key not in measured:
+                continue
+            ad = measured[key]
+            vs_mid, vs_fine = cost_ratio(mid, ad), cost_ratio(fin, ad)
+            accurate = ad.scores["nrmse"] <= mid.scores["nrmse"] or _within_spread(ad, mid)
+            cheaper = vs_mid["attention FLOPs"] > 1 and vs_mid["s / step"] > 1
+            holds.append(accurate and cheaper)
+            # efficiency at equal accuracy: the cheapest uniform model at least as accurate as the adaptive one
+            uniform = [measured[f"{a} {n} {p}"] for n, p in (("coarse", coarse), ("middle", middle), ("fine", fine))]
+            as_good = [u for u in uniform if u.scores["nrmse"] <= ad.scores["nrmse"] or _within_spread(u, ad)]
+            ref = min(as_good, key=lambda u: u.cost["attention_flops"]) if as_good else None
+            rows.append({"adaptive": key, "NRMSE": ad.scores["nrmse"], "middle NRMSE": mid.scores["nrmse"],
+                         "fine NRMSE": fin.scores["nrmse"], "refined fraction": ad.cost["refined_fraction"],
+                         "tokens: middle / adaptive": vs_mid["tokens"], "tokens: fine / adaptive": vs_fine["tokens"],
+                         "attention FLOPs: fine / adaptive": vs_fine["attention FLOPs"],
+                         "s/step: fine / adaptive": vs_fine["s / step"],
+                         "equally accurate uniform": ref.label if ref else "none",
+                         "its attention FLOPs / adaptive": cost_ratio(ref, ad)["attention FLOPs"] if ref else float("nan"),
+                         "its s/step / adaptive": cost_ratio(ref, ad)["s / step"] if ref else float("nan")})
+    lines.append(f"* **Adaptive ≈ uniform middle patches at lower cost** (the paper): holds for {sum(holds)} of "
+                 f"{len(holds)} adaptive models (accuracy at least the middle patches' within twice the standard error, "
+                 f"with fewer attention FLOPs and less time per step). " + "; ".join(
+                     f"{r['adaptive']}: {r['NRMSE']:.4f} vs middle {r['middle NRMSE']:.4f}" for r in rows) + ".")
+    vit = [r for r in rows if r["adaptive"].startswith("vit ")]
+    if vit:
+        best = min(vit, key=lambda r: r["NRMSE"])
+        ratio = best["its attention FLOPs / adaptive"]
+        lines.append(f"* **'Almost 8× more efficient than constant patch sizes for ViT'** (the paper): for {best['adaptive']}, "
+                     + (f"the cheapest uniform ViT as accurate ({best['equally accurate uniform']}) costs {ratio:.1f}× its "
+                        f"attention FLOPs and {best['its s/step / adaptive']:.1f}× its time per step"
+                        if best["equally accurate uniform"] != "none" else
+                        "no uniform ViT is as accurate, so the ratio at equal accuracy is bounded below by the fine patches': "
+                        f"{best['attention FLOPs: fine / adaptive']:.1f}× the attention FLOPs")
+                     + f"; against uniform fine patches, {best['attention FLOPs: fine / adaptive']:.1f}× the attention FLOPs "
+                       f"and {best['s/step: fine / adaptive']:.1f}× the time per step, for "
+                       f"{best['tokens: fine / adaptive']:.1f}× the tokens. Paper: ≈ 8×.")
+    return lines, rows

@@ -1,0 +1,104 @@
+"""Figures of the MATEY chapters: error against cost, and which patches adaptive tokenization refines."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from . import COLORS, WIDTH, _figure, _styled
+from .mst import BASELINE_STYLE
+
+ATTENTION_COLORS = {"avit": COLORS[1], "svit": COLORS[2], "vit": COLORS[0]}  # the paper's red / green / blue
+MARKERS = {"uniform": "o", "mix": "s", "mul": "^"}
+
+
+def _kind(row: Mapping) -> str:
+    return row.get("scheme") or "uniform"
+
+
+@_styled
+def error_vs_cost(points: Sequence[Mapping], costs: Mapping[str, str], persistence: float | None = None,
+                  ylabel: str = "test NRMSE", title: str | None = None) -> Figure:
+    """One panel per cost measure: test NRMSE (± std over windows) of each model against its cost.
+
+    points: dicts with the `costs` keys, "nrmse", "nrmse_std", "attention", "label" and optionally
+    "scheme" (None = uniform tokens); costs: {key: axis label}. Colour = attention kind, marker =
+    tokenization; the dashed line is persistence.
+    """
+    keys = list(costs)
+    fig, axes = _figure(1, len(keys), width=WIDTH, height=2.9 + (0.3 if title else 0))
+    for ax, key in zip(axes[0], keys):
+        for p in points:
+            c = ATTENTION_COLORS.get(p["attention"], "0.3")
+            ax.errorbar(p[key], p["nrmse"], yerr=p.get("nrmse_std", 0), fmt=MARKERS[_kind(p)], color=c, markersize=5,
+                        capsize=2, linewidth=0.8)
+            ax.annotate(p["label"], (p[key], p["nrmse"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        if persistence is not None:
+            ax.axhline(persistence, **BASELINE_STYLE)
+        ax.set_xscale("log")
+        ax.set(xlabel=costs[key])
+    axes[0, 0].set_ylabel(ylabel)
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color=c, marker="o", linestyle="none") for c in ATTENTION_COLORS.values()]
+    labels = list(ATTENTION_COLORS)
+    handles += [Line2D([], [], color="0.3", marker=m, linestyle="none") for m in MARKERS.values()]
+    labels += ["uniform patches", "adaptive, Mix", "adaptive, Mul"]
+    if persistence is not None:
+        handles.append(Line2D([], [], **BASELINE_STYLE))
+        labels.append("persistence")
+    fig.legend(handles, labels, fontsize=7, loc="outside right upper")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+@_styled
+def refinement_maps(frames, refined, patch_size: int, times: Sequence[float], label: str = "θ",
+                    title: str | None = None) -> Figure:
+    """A field over several windows with the refined coarse patches outlined: frames (n, H, W),
+    refined (n, ny, nx) bool."""
+    frames, refined = np.asarray(frames), np.asarray(refined)
+    n = len(frames)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    H, W = frames.shape[-2:]
+    fig, axes = _figure(rows, cols, width=WIDTH, height=rows * WIDTH / cols * H / W + 0.5)
+    for k, ax in enumerate(axes.ravel()):
+        ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+        if k >= n:
+            ax.set_visible(False)
+            continue
+        f = frames[k]
+        im = ax.imshow(f, origin="lower", cmap="RdBu_r", interpolation="nearest",
+                       vmin=np.percentile(f, 1), vmax=np.percentile(f, 99))
+        for (i, j) in zip(*np.nonzero(refined[k])):
+            ax.add_patch(Rectangle((j * patch_size - 0.5, i * patch_size - 0.5), patch_size, patch_size, fill=False,
+                                   edgecolor="k", linewidth=0.9))
+        ax.set_title(f"t = {times[k]:g} s, {int(refined[k].sum())}/{refined[k].size} refined", fontsize=8)
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, pad=0.01, aspect=25).set_label(label, rotation=0)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+@_styled
+def learning_curves(histories: Mapping[str, tuple[Sequence[Mapping], int]], persistence: float | None = None,
+                    title: str | None = None) -> Figure:
+    """Validation NRMSE per epoch (solid) and training NMSE loss (dashed, right axis), per model."""
+    fig, axes = _figure(1, 2, width=WIDTH, height=2.9 + (0.3 if title else 0))
+    for k, (label, (hist, best)) in enumerate(histories.items()):
+        c = COLORS[k % len(COLORS)]
+        ep = np.array([h["epoch"] + 1 for h in hist])
+        axes[0, 0].plot(ep, [h["val_loss"] for h in hist], "-", marker=".", color=c, label=label)
+        axes[0, 1].plot(np.cumsum([h["seconds"] for h in hist]), [h["val_loss"] for h in hist], "-", marker=".", color=c)
+    if persistence is not None:
+        for ax in axes[0]:
+            ax.axhline(persistence, **BASELINE_STYLE, label="persistence (test)")
+    axes[0, 0].set(xlabel="epoch", ylabel="validation NRMSE", yscale="log")
+    axes[0, 1].set(xlabel="training time (s)", yscale="log")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=7, loc="outside right upper")
+    if title:
+        fig.suptitle(title)
+    return fig
