@@ -211,7 +211,8 @@ _TABLE["colliding_thermals"] = (
     {
         "smoke": dict(resolution=32, n_train=6, n_test=2, seed=2001, params=dict(ny=16)),
         "default": dict(resolution=128, n_train=16, n_test=4, seed=2001, params=dict(ny=64)),
-        "paper": dict(resolution=400, n_train=80, n_test=20, seed=2001, params=dict(ny=200)),
+        # 512×256 (39 m cells): MATEY's patches (32 coarse, 8 fine) tile it
+        "paper": dict(resolution=512, n_train=80, n_test=20, seed=2001, params=dict(ny=256)),
     },
 )
 
