@@ -253,25 +253,13 @@ class Task:
 
 
 class SampleTask(Task):
-    """autoencoder, dynamics and fno: every training pair held as tensors, R-step unrolled loss."""
+    """The tensor tasks (autoencoder, dynamics, fno): every training pair held as tensors, R-step
+    unrolled loss (relative L2)."""
+    encoder: nn.Module | None = None  # dynamics: the frozen autoencoder whose latents it works in
 
-    @staticmethod
-    def build_model(cfg: TrainConfig) -> nn.Module:
-        if cfg.task == "autoencoder":
-            from .models.cae import CAEConfig, ConvAutoencoder
-            return ConvAutoencoder(CAEConfig(**cfg.model))
-        if cfg.task == "dynamics":
-            from .models.mst import LatentTransformer, MSTConfig
-            return LatentTransformer(MSTConfig(**cfg.model))
-        from .models.fno import FNOBaseline, FNOConfig
-        return FNOBaseline(FNOConfig(**{"history": cfg.history, **cfg.model}))
-
-    def prepare(self, device, root, progress):
-        self.encoder = None
-        if self.cfg.task == "dynamics":
-            self.encoder = train(self.cfg.autoencoder, device=device, root=root, progress=progress).model.to(self.dev).eval()
-            for p in self.encoder.parameters():
-                p.requires_grad_(False)
+    @property
+    def steps(self) -> int:
+        return self.cfg.rollout
 
     def load_data(self):
         cfg, dev = self.cfg, self.dev
@@ -284,7 +272,7 @@ class SampleTask(Task):
         self.n_train = len(self.x_tr)
 
     def wrap(self, model):
-        self.unrolled = Unroll(model, self.cfg.rollout if self.cfg.task != "autoencoder" else 1, self.cfg.history)
+        self.unrolled = Unroll(model, self.steps, self.cfg.history)
         return self.unrolled
 
     def batch(self, idx):
@@ -296,6 +284,34 @@ class SampleTask(Task):
 
     def validate(self, module):
         return evaluate_loss(self.unrolled, self.x_va, self.y_va) if self.x_va is not None else None
+
+
+class AutoencoderTask(SampleTask):
+    steps = 1  # a frame reconstructs itself
+
+    @staticmethod
+    def build_model(cfg):
+        from .models.cae import CAEConfig, ConvAutoencoder
+        return ConvAutoencoder(CAEConfig(**cfg.model))
+
+
+class DynamicsTask(SampleTask):
+    @staticmethod
+    def build_model(cfg):
+        from .models.mst import LatentTransformer, MSTConfig
+        return LatentTransformer(MSTConfig(**cfg.model))
+
+    def prepare(self, device, root, progress):
+        self.encoder = train(self.cfg.autoencoder, device=device, root=root, progress=progress).model.to(self.dev).eval()
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+
+
+class FNOTask(SampleTask):
+    @staticmethod
+    def build_model(cfg):
+        from .models.fno import FNOBaseline, FNOConfig
+        return FNOBaseline(FNOConfig(**{"history": cfg.history, **cfg.model}))
 
 
 class FieldsBound(nn.Module):
@@ -366,8 +382,9 @@ class MateyTask(Task):
         return float(torch.cat(scores).mean())
 
 
-TASK_CLASSES: dict[str, type[Task]] = {"autoencoder": SampleTask, "dynamics": SampleTask, "fno": SampleTask,
+TASK_CLASSES: dict[str, type[Task]] = {"autoencoder": AutoencoderTask, "dynamics": DynamicsTask, "fno": FNOTask,
                                        "matey": MateyTask}
+assert tuple(TASK_CLASSES) == TASKS
 
 
 # --------------------------------------------------------------------------- distributed
