@@ -4,6 +4,7 @@ The environment variables are set for the whole session (notebooks executed by p
 kernels that inherit os.environ, so they see the same temporary roots).
 """
 import pytest
+import torch
 
 from pdestudy.data import generate
 
@@ -23,3 +24,12 @@ def temp_data_roots(tmp_path_factory):
 def smoke_ns_file(temp_data_roots):
     """A valid smoke dataset (seconds to generate), shared by the tests that only read it."""
     return generate("ns_nu1e-3", "smoke", progress=False)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module's tests (small tensors; bitwise comparisons across processes)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -37,12 +37,7 @@ PINNED = [
 THERMALS = ["thermals/density", "thermals/theta", "thermals/vx", "thermals/vy"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: the machines have two cores, often shared
 
 
 def test_ids_are_pinned():

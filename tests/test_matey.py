@@ -27,12 +27,7 @@ FIELDS = ["thermals/density", "thermals/theta"]
 H, W = 16, 32  # the smoke grid of colliding_thermals (ny × nx)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: the machines have two cores, often shared
 
 
 def tiny(**kw) -> MateyConfig:
@@ -578,3 +573,33 @@ def test_resume_after_sigkill_equals_uninterrupted(env, tmp_path):
     assert resumed.best_epoch == reference.best_epoch
     for (n1, p1), (n2, p2) in zip(resumed.model.state_dict().items(), reference.model.state_dict().items(), strict=True):
         assert n1 == n2 and (torch.equal(p1, p2) if isinstance(p1, torch.Tensor) else p1 == p2), n1
+
+
+def test_ddp_two_processes_equal_one(env, tmp_path):
+    # an adaptive Mix model: the ranks' batches refine different patches (DDP must allow idle fine levels)
+    cfg = matey_run(epochs=2, model=dict(attention="svit", width=16, depth=1, heads=2, patch_size=8, fine_patch_size=2,
+                                         gamma=0.5, layer_scale=0.1))
+    single = train(cfg, root=tmp_path / "one", progress=False)
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "pdestudy.train",
+           "--config", str(cfg_file), "--results", str(tmp_path / "two"), "--device", "cpu"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    ddp = train(cfg, root=tmp_path / "two", progress=False)  # loads the finished DDP run
+    assert ddp.metrics["world_size"] == 2
+    for h1, h2 in zip(single.history, ddp.history, strict=True):
+        assert h1["train_loss"] == pytest.approx(h2["train_loss"], rel=1e-4)
+        assert h1["val_loss"] == pytest.approx(h2["val_loss"], rel=1e-4)
+    for p1, p2 in zip(single.model.parameters(), ddp.model.parameters(), strict=True):
+        assert torch.allclose(p1, p2, rtol=1e-4, atol=1e-6)
+
+
+def test_lead_time_conditioning_changes_the_prediction_only_when_on():
+    x = torch.randn(2, 2, 2, H, W)
+    on = model(tiny(leadtime=True)).eval()
+    with torch.no_grad():
+        assert not torch.allclose(on(x, FIELDS, lead=1), on(x, FIELDS, lead=5))
+        assert_close(on(x, FIELDS, lead=torch.tensor([1, 5]))[1], on(x[1:], FIELDS, lead=5)[0])
+        off = model(tiny()).eval()
+        assert torch.equal(off(x, FIELDS, lead=1), off(x, FIELDS, lead=5))  # t_lead fixed: no MLP, no effect

@@ -267,7 +267,9 @@ class Attention(nn.Module):
         super().__init__()
         self.heads = heads
         self.qkv = nn.Linear(width, 3 * width)
-        self.q_norm, self.k_norm = nn.LayerNorm(width // heads), nn.LayerNorm(width // heads)
+        # no bias on the normalised keys: adding one vector to every key shifts each query's scores by a
+        # constant, which softmax ignores — its gradient is round-off, which Adam would turn into drift
+        self.q_norm, self.k_norm = nn.LayerNorm(width // heads), nn.LayerNorm(width // heads, bias=False)
         self.proj = nn.Linear(width, width)
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -534,7 +536,7 @@ def parameter_count(config: MateyConfig, n_fields: int | None = None) -> int:
         n += sum(dchans[i] * dchans[i + 1] * k * k + dchans[i + 1] for i, k in enumerate(rk[:-1]))
         n += dchans[-1] * V * rk[-1] ** 2 + V  # output layer
     n += 3 * (d * d + d)  # position, time and area maps
-    attention = (3 * d * d + 3 * d) + (d * d + d) + 2 * 2 * (d // c.heads)
+    attention = (3 * d * d + 3 * d) + (d * d + d) + 3 * (d // c.heads)  # qkv, proj, q-norm (w, b), k-norm (w)
     residual = 2 * d + d  # norm + layer-scale
     mlp = (d * c.mlp_ratio * d + c.mlp_ratio * d) + (c.mlp_ratio * d * d + d)
     n += c.depth * (len(MIXERS[c.attention]) * (attention + residual) + mlp + residual)
