@@ -19,6 +19,12 @@ def get_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA), so a wall-clock time measures the work itself."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def derive_seed(*keys: int) -> int:
     """A 63-bit seed from integer keys (e.g. dataset seed and trajectory index).
 

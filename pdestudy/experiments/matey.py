@@ -37,7 +37,7 @@ from ..data.windows import TrajectoryWindows
 from ..metrics import channel_nrmse, nmse_per_channel, nrmse
 from ..models.matey import MIXERS, Matey, MateyConfig
 from ..train import Run, TrainConfig, train
-from ..utils import get_device
+from ..utils import get_device, synchronize
 
 DATASET = "colliding_thermals"  # where MATEY ran its attention and tokenization studies (its small miniWeather set)
 
@@ -58,7 +58,7 @@ STANDARD: dict[str, dict[str, Any]] = {
 }
 
 
-def _grid(dataset: str, profile: str) -> tuple[int, int]:
+def dataset_grid(dataset: str, profile: str) -> tuple[int, int]:
     path = dataset_path(dataset, profile)
     if not path.exists():
         generate(dataset, profile)
@@ -77,7 +77,7 @@ def matey_config(profile: str, attention: str = "svit", patch_size: int | None =
     """
     std = STANDARD[profile]
     patch_size = patch_size or std["patches"][1]
-    H, W = _grid(dataset, profile)
+    H, W = dataset_grid(dataset, profile)
     if H % patch_size or W % patch_size:
         raise ValueError(f"patch_size {patch_size} does not tile the {H}×{W} grid of {dataset} ({profile})")
     model = dict(attention=attention, patch_size=patch_size, fine_patch_size=fine_patch_size, scheme=scheme,
@@ -89,10 +89,6 @@ def matey_config(profile: str, attention: str = "svit", patch_size: int | None =
     kw = {**std["train"], **train_overrides}
     return TrainConfig(task="matey", dataset=dataset, profile=profile, history=std["history"], lead=std["lead"],
                        model=model, seed=seed, **kw)
-
-
-def train_all(configs: dict[Any, TrainConfig], device: str = "auto", progress: bool = True) -> dict[Any, Run]:
-    return {k: train(cfg, device=device, progress=progress) for k, cfg in configs.items()}
 
 
 # --------------------------------------------------------------------------- held-out scores
@@ -236,10 +232,6 @@ def peak_memory(fn, device: torch.device) -> int:
     return int(peak)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
 
 def matmul_peak(device: str = "auto", n: int = 1024, repeats: int = 5) -> float:
     """The machine's measured float32 matmul FLOP/s (best of `repeats` n×n products)."""
@@ -248,10 +240,10 @@ def matmul_peak(device: str = "auto", n: int = 1024, repeats: int = 5) -> float:
     a @ b
     best = math.inf
     for _ in range(repeats):
-        _sync(dev)
+        synchronize(dev)
         t0 = time.perf_counter()
         a @ b
-        _sync(dev)
+        synchronize(dev)
         best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best
 
@@ -298,10 +290,10 @@ def step_cost(cfg: TrainConfig, device: str = "auto", batch_size: int | None = N
     step()  # warm-up
     times = []
     for _ in range(repeats):
-        _sync(dev)
+        synchronize(dev)
         t0 = time.perf_counter()
         step()
-        _sync(dev)
+        synchronize(dev)
         times.append(time.perf_counter() - t0)
     seconds = statistics.median(times)
     memory = peak_memory(step, dev)
@@ -324,7 +316,7 @@ class Measured:
 
     def row(self) -> dict[str, Any]:
         m = self.run.config.model
-        return {"model": self.label, "attention": m["attention"], "patch": _patch_label(m),
+        return {"model": self.label, "attention": m["attention"], "patch": patch_label(m),
                 "parameters": self.run.n_parameters, "tokens / sample": round(self.cost["tokens"], 1),
                 "test NRMSE": f"{self.scores['nrmse']:.4f} ± {self.scores['nrmse_std']:.4f}",
                 "test rel. L²": f"{self.scores['rel_l2']:.4f}",
@@ -335,7 +327,7 @@ class Measured:
                 "best epoch": self.run.best_epoch}
 
 
-def _patch_label(m: dict[str, Any]) -> str:
+def patch_label(m: dict[str, Any]) -> str:
     if not m.get("fine_patch_size"):
         return f"{m['patch_size']}"
     sel = f"γ={m['gamma']}" if m.get("gamma") is not None else f"ρ={m['refine_ratio']}"
@@ -350,6 +342,16 @@ def measure(configs: dict[str, TrainConfig], device: str = "auto", progress: boo
         out[label] = Measured(label, run, evaluate(run, cfg.dataset, cfg.profile, cfg.history, cfg.lead, device=device),
                               step_cost(cfg, device=device))
     return out
+
+
+def cost_rows(measured: dict[str, Measured], peak: float) -> list[dict[str, Any]]:
+    """Counted against analytic attention FLOPs, and the training step's achieved FLOP rate against `peak`."""
+    return [{"model": k, "tokens / sample": m.cost["tokens"],
+             "attention FLOP (counted, fwd)": m.cost["attention_flops_forward"],
+             "attention FLOP (formula, fwd)": m.cost["attention_flops_formula"],
+             "FLOP / step (fwd + bwd)": m.cost["flops"], "s / step": m.cost["step_seconds"],
+             "achieved GFLOP/s": m.cost["achieved_flops"] / 1e9,
+             "of matmul peak": f"{m.cost['achieved_flops'] / peak:.1%}"} for k, m in measured.items()]
 
 
 def learning_curves(measured: dict[str, Measured]) -> dict[str, tuple[list[dict], int]]:
@@ -376,10 +378,20 @@ def refinement_frames(cfg: TrainConfig, trajectory: int = 0, frames: Sequence[in
 
 # --------------------------------------------------------------------------- verdicts (computed from the numbers)
 def _within_spread(a: Measured, b: Measured) -> bool:
-    """True when two models' test NRMSEs differ by less than the larger of their per-window stds / √windows
-    (the standard error of each mean): the difference is not resolved by this test set."""
+    """True when two models' test NRMSEs differ by less than twice the larger standard error of the
+    mean over test windows: the test set does not resolve the difference. (Windows of one trajectory
+    are correlated, so this criterion is, if anything, too ready to call a difference resolved.)"""
     se = max(a.scores["nrmse_std"] / math.sqrt(a.scores["windows"]), b.scores["nrmse_std"] / math.sqrt(b.scores["windows"]))
     return abs(a.scores["nrmse"] - b.scores["nrmse"]) < 2 * se
+
+
+def _persistence_line(nr: dict[str, float], pers: float) -> str:
+    best = min(nr, key=nr.get)
+    beat = [k for k, v in nr.items() if v < pers]
+    return (f"* **Against persistence** (test NRMSE {pers:.4f}): {len(beat)} of {len(nr)} models beat it"
+            + ("" if len(beat) == len(nr) else f" (not: {', '.join(k for k in nr if k not in beat)})")
+            + f"; the best, {best}, reaches {nr[best]:.4f} "
+            + (f"({pers / nr[best]:.2f}× lower)." if nr[best] < pers else f"({nr[best] / pers:.2f}× higher)."))
 
 
 def attention_verdict(measured: dict[str, Measured], attentions: Sequence[str], sizes: Sequence[str],
@@ -389,34 +401,32 @@ def attention_verdict(measured: dict[str, Measured], attentions: Sequence[str], 
     `sizes` are ordered small to large (by parameter count here, whatever order they come in)."""
     sizes = sorted(sizes, key=lambda s: measured[f"{attentions[0]} {s}"].run.n_parameters)
     nr = {k: m.scores["nrmse"] for k, m in measured.items()}
-    pers = persistence["nrmse"]
-    best = min(nr, key=nr.get)
-    lines = [f"* **Against persistence** (test NRMSE {pers:.4f}): {sum(v < pers for v in nr.values())} of {len(nr)} "
-             f"models beat it; the best, {best}, reaches {nr[best]:.4f} "
-             + (f"({pers / nr[best]:.1f}× lower)." if nr[best] < pers else f"({nr[best] / pers:.1f}× higher).")]
+    lines = [_persistence_line(nr, persistence["nrmse"])]
     for s in sizes:
         order = sorted(attentions, key=lambda a: nr[f"{a} {s}"])
-        first, last = measured[f"{order[0]} {s}"], measured[f"{order[-1]} {s}"]
-        lines.append(f"* **{s}**: " + ", ".join(f"{a} {nr[f'{a} {s}']:.4f}" for a in order)
-                     + (" — within twice the standard error of the test mean, not resolved." if _within_spread(first, last)
-                        else f" — {order[0]} lowest, resolved by the test set."))
+        ms = [measured[f"{a} {s}"] for a in order]
+        tied = [a for a, m in zip(order[1:], ms[1:]) if _within_spread(ms[0], m)]
+        lines.append(f"* **{s}** ({ms[0].run.config.model['width']} wide): " + ", ".join(f"{a} {nr[f'{a} {s}']:.4f}" for a in order)
+                     + (f" — {order[0]} lowest; {', '.join(tied)} within two standard errors of it (not resolved)."
+                        if tied else f" — {order[0]} lowest, resolved by the test set."))
     if "avit" in attentions and len(attentions) > 1:
         others = [a for a in attentions if a != "avit"]
-        small, big = sizes[0], sizes[-1]
-        best_other_small = min(others, key=lambda a: nr[f"{a} {small}"])
-        ref = measured[f"{best_other_small} {small}"]
-        av_small, av_big = measured[f"avit {small}"], measured[f"avit {big}"]
-        if av_small.scores["nrmse"] <= ref.scores["nrmse"] or _within_spread(av_small, ref):
-            verdict = (f"**does not hold at our scale**: AViT {small} ({av_small.scores['nrmse']:.4f}) already matches "
-                       f"{best_other_small} {small} ({ref.scores['nrmse']:.4f}) with the same steps")
-        elif len(sizes) > 1 and (av_big.scores["nrmse"] <= ref.scores["nrmse"] or _within_spread(av_big, ref)):
-            verdict = (f"**holds**: AViT needs the {big} size ({av_big.run.n_parameters:,} parameters, "
-                       f"{av_big.run.train_seconds:.0f} s) to match {best_other_small} {small} "
-                       f"({ref.run.n_parameters:,} parameters, {ref.run.train_seconds:.0f} s)")
-        else:
-            verdict = (f"**holds**: even AViT {big} ({av_big.scores['nrmse']:.4f}, {av_big.run.n_parameters:,} parameters) "
-                       f"stays above {best_other_small} {small} ({ref.scores['nrmse']:.4f}, {ref.run.n_parameters:,})")
-        lines.append("* **AViT needs more weights and training time for the same accuracy** (the paper): " + verdict + ".")
+        worse = []  # sizes at which AViT is resolved-worse than the best other scheme of the same size
+        for s in sizes:
+            best_other = measured[min((f"{a} {s}" for a in others), key=nr.get)]
+            av = measured[f"avit {s}"]
+            if av.scores["nrmse"] > best_other.scores["nrmse"] and not _within_spread(av, best_other):
+                worse.append(s)
+        slower = all(measured[f"avit {s}"].cost["step_seconds"] >= max(measured[f"{a} {s}"].cost["step_seconds"]
+                                                                        for a in others) for s in sizes)
+        verdict = ("**holds**" if len(worse) == len(sizes) else "**partly holds**" if worse else
+                   "**does not hold at our scale**")
+        lines.append("* **AViT needs more weights and training time for the same accuracy** (the paper): " + verdict
+                     + f" — AViT is resolved-worse than the best other scheme of its size at "
+                     + (", ".join(worse) if worse else "no size") + f" of {len(sizes)}, and its training step is "
+                     + ("the slowest" if slower else "not always the slowest") + " of the schemes ("
+                     + ", ".join(f"{s}: " + " / ".join(f"{a} {measured[f'{a} {s}'].cost['step_seconds']:.3f} s"
+                                                        for a in attentions) for s in sizes) + ").")
     if "svit" in attentions and "vit" in attentions:
         s = sizes[-1]
         sv, vi = measured[f"svit {s}"], measured[f"vit {s}"]
@@ -425,7 +435,7 @@ def attention_verdict(measured: dict[str, Measured], attentions: Sequence[str], 
         lines.append(f"* **SViT balances cost and accuracy** (the paper): at {s}, SViT {sv.scores['nrmse']:.4f} vs ViT "
                      f"{vi.scores['nrmse']:.4f}, attention FLOPs {sv.cost['attention_flops'] / max(vi.cost['attention_flops'], 1):.2f}× "
                      f"ViT's, {sv.cost['step_seconds']:.3f} vs {vi.cost['step_seconds']:.3f} s per step — "
-                     + ("**holds**" if cheaper and close else "**partly**" if cheaper or close else "**does not hold**")
+                     + ("**holds**" if cheaper and close else "**partly holds**" if cheaper or close else "**does not hold**")
                      + " at our scale.")
     return lines
 
@@ -465,10 +475,8 @@ def tokenization_verdict(measured: dict[str, Measured], attentions: Sequence[str
                          persistence: dict[str, Any], profile: str) -> tuple[list[str], list[dict[str, Any]]]:
     """The tokenization chapter's takeaway lines and its adaptive-vs-uniform table, from its measured models."""
     coarse, middle, fine = STANDARD[profile]["patches"]
-    pers = persistence["nrmse"]
     nr = {k: m.scores["nrmse"] for k, m in measured.items()}
-    lines = [f"* **Against persistence** (test NRMSE {pers:.4f}): {sum(v < pers for v in nr.values())} of {len(nr)} "
-             f"models beat it."]
+    lines = [_persistence_line(nr, persistence["nrmse"])]
     rows, holds = [], []
     for a in attentions:
         mid, fin = measured[f"{a} middle {middle}"], measured[f"{a} fine {fine}"]

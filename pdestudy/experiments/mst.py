@@ -22,7 +22,7 @@ from ..data.io import open_dataset, parameters, validate_file
 from ..metrics import nrmse, nrmse_per_step
 from ..models.mst import MultiScaleStepper, chain_depths
 from ..train import Run, TrainConfig, train
-from ..utils import get_device
+from ..utils import get_device, synchronize
 
 START = 10  # the MST protocol's first known frame
 
@@ -96,10 +96,6 @@ def test_set(dataset: str, profile: str) -> TestSet:
 
 
 # --------------------------------------------------------------------------- rollouts
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
 
 @torch.no_grad()
 def rollout_mst(autoencoder: nn.Module, models: dict[int, nn.Module], frames: torch.Tensor, start: int = START,
@@ -114,11 +110,11 @@ def rollout_mst(autoencoder: nn.Module, models: dict[int, nn.Module], frames: to
     ae = autoencoder.to(dev).eval()
     stepper = MultiScaleStepper({dt: m.to(dev).eval() for dt, m in models.items()})
     x0 = frames[:, start].to(dev)
-    _sync(dev)
+    synchronize(dev)
     t0 = time.perf_counter()
     z = stepper.rollout(ae.encode(x0), horizon)  # (N, horizon, C, n, n)
     pred = ae.decode(z.flatten(0, 1)).unflatten(0, z.shape[:2])
-    _sync(dev)
+    synchronize(dev)
     return pred.cpu(), time.perf_counter() - t0
 
 
@@ -130,11 +126,11 @@ def final_state_mst(autoencoder: nn.Module, models: dict[int, nn.Module], frames
     ae = autoencoder.to(dev).eval()
     stepper = MultiScaleStepper({dt: m.to(dev).eval() for dt, m in models.items()})
     x0 = frames[:, start].to(dev)
-    _sync(dev)
+    synchronize(dev)
     t0 = time.perf_counter()
     z, calls = stepper.final_state(ae.encode(x0), target - start)
     pred = ae.decode(z)
-    _sync(dev)
+    synchronize(dev)
     return pred.cpu(), time.perf_counter() - t0, calls
 
 
@@ -148,14 +144,14 @@ def rollout_fno(model: nn.Module, frames: torch.Tensor, history: int, start: int
         raise ValueError(f"an FNO with history {history} cannot start at frame {start}")
     model = model.to(dev).eval()
     window = frames[:, start - history + 1 : start + 1].to(dev)
-    _sync(dev)
+    synchronize(dev)
     t0 = time.perf_counter()
     outs = []
     for _ in range(horizon):
         y = model(window if history > 1 else window[:, 0])
         outs.append(y)
         window = torch.cat([window[:, 1:], y[:, None]], dim=1)
-    _sync(dev)
+    synchronize(dev)
     return torch.stack(outs, dim=1).cpu(), time.perf_counter() - t0
 
 
@@ -324,10 +320,10 @@ def _latent_rollout_seconds(autoencoder: nn.Module, models: dict[int, nn.Module]
     stepper = MultiScaleStepper({dt: m.to(device).eval() for dt, m in models.items()})
     with torch.no_grad():
         z0 = autoencoder.to(device).eval().encode(x0.to(device))
-        _sync(device)
+        synchronize(device)
         t0 = time.perf_counter()
         stepper.rollout(z0, horizon)
-        _sync(device)
+        synchronize(device)
     return time.perf_counter() - t0
 
 

@@ -5,9 +5,9 @@ neuraloperator's default positional embedding) → the next frame, rolled out au
 the training loop's `Unroll`. MST gets one input frame; the FNO runs with both k = 10 (the FNO
 paper's setting) and k = 1 (the same information MST gets).
 
-neuraloperator is installed without its declared dependencies (`pip install --no-deps
-neuraloperator==2.0.0`): its FNO needs only tensorly, tensorly-torch and opt-einsum, which pdestudy
-declares itself, while the full set would add wandb and an OpenTelemetry stack to an offline machine.
+neuraloperator is a dependency of pdestudy (with its own declared dependencies). Its FNO needs only
+tensorly, tensorly-torch and opt-einsum, which pdestudy also declares, so the lean route of the
+README (neuraloperator installed with --no-deps) runs this module too.
 """
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ def _neuralop_fno():
         from neuralop.models import FNO
     except ImportError as exc:
         raise ImportError(
-            "the FNO baseline needs neuraloperator: pip install --no-deps neuraloperator==2.0.0 "
-            f"(its runtime needs come with pdestudy) — import failed with: {exc}") from None
+            "the FNO baseline needs neuraloperator, a dependency of pdestudy: pip install -e . "
+            f"(or the README's lean route) — import failed with: {exc}") from None
     return FNO
 
 

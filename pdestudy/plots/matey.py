@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
+from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -38,6 +39,7 @@ def error_vs_cost(points: Sequence[Mapping], costs: Mapping[str, str], persisten
         if persistence is not None:
             ax.axhline(persistence, **BASELINE_STYLE)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())  # decade labels only: the minor ones collide
         ax.set(xlabel=costs[key])
     axes[0, 0].set_ylabel(ylabel)
     from matplotlib.lines import Line2D
@@ -86,13 +88,19 @@ def refinement_maps(frames, refined, patch_size: int, times: Sequence[float], la
 @_styled
 def learning_curves(histories: Mapping[str, tuple[Sequence[Mapping], int]], persistence: float | None = None,
                     title: str | None = None) -> Figure:
-    """Validation NRMSE per epoch (solid) and training NMSE loss (dashed, right axis), per model."""
+    """Validation NRMSE per epoch and against cumulative training time, per model.
+
+    Labels "<attention> <variant>" get the attention's colour and one line style per variant."""
+    variants = list(dict.fromkeys(label.split(" ", 1)[-1] for label in histories))
+    styles = ["-", "--", ":", "-."]
     fig, axes = _figure(1, 2, width=WIDTH, height=2.9 + (0.3 if title else 0))
     for k, (label, (hist, best)) in enumerate(histories.items()):
-        c = COLORS[k % len(COLORS)]
+        c = ATTENTION_COLORS.get(label.split(" ", 1)[0], COLORS[k % len(COLORS)])
+        ls = styles[variants.index(label.split(" ", 1)[-1]) % len(styles)]
         ep = np.array([h["epoch"] + 1 for h in hist])
-        axes[0, 0].plot(ep, [h["val_loss"] for h in hist], "-", marker=".", color=c, label=label)
-        axes[0, 1].plot(np.cumsum([h["seconds"] for h in hist]), [h["val_loss"] for h in hist], "-", marker=".", color=c)
+        axes[0, 0].plot(ep, [h["val_loss"] for h in hist], linestyle=ls, marker=".", color=c, label=label)
+        axes[0, 1].plot(np.cumsum([h["seconds"] for h in hist]), [h["val_loss"] for h in hist], linestyle=ls, marker=".",
+                        color=c)
     if persistence is not None:
         for ax in axes[0]:
             ax.axhline(persistence, **BASELINE_STYLE, label="persistence (test)")
