@@ -102,6 +102,15 @@ def test_data_chapter_has_figures(smoke_book):
     assert "<img" in page, "the data chapter shows no figure"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["matey/attention", "matey/tokenization"])
+def test_matey_chapters_have_figures_and_a_computed_takeaway(smoke_book, page):
+    out, _ = smoke_book
+    html = (out / "_build" / "html" / f"{page}.html").read_text()
+    assert html.count("<img") >= 2, f"{page} shows fewer than two figures"
+    assert "Against persistence" in html  # the takeaway cell's output, computed from the chapter's numbers
+
+
 # ---------------------------------------------------------------------- the runner, on tiny books
 def notebook(*sources, params='profile = "default"\ndevice = "auto"'):
     nb = nbformat.v4.new_notebook()

@@ -22,9 +22,10 @@ def _kind(row: Mapping) -> str:
 @_styled
 def error_vs_cost(points: Sequence[Mapping], costs: Mapping[str, str], persistence: float | None = None,
                   ylabel: str = "test NRMSE", title: str | None = None) -> Figure:
-    """One panel per cost measure: test NRMSE (± std over windows) of each model against its cost.
+    """One panel per cost measure: test NRMSE (± the standard error of its mean over the test windows)
+    of each model against its cost.
 
-    points: dicts with the `costs` keys, "nrmse", "nrmse_std", "attention", "label" and optionally
+    points: dicts with the `costs` keys, "nrmse", "nrmse_se", "attention", "label" and optionally
     "scheme" (None = uniform tokens); costs: {key: axis label}. Colour = attention kind, marker =
     tokenization; the dashed line is persistence.
     """
@@ -33,7 +34,7 @@ def error_vs_cost(points: Sequence[Mapping], costs: Mapping[str, str], persisten
     for ax, key in zip(axes[0], keys):
         for p in points:
             c = ATTENTION_COLORS.get(p["attention"], "0.3")
-            ax.errorbar(p[key], p["nrmse"], yerr=p.get("nrmse_std", 0), fmt=MARKERS[_kind(p)], color=c, markersize=5,
+            ax.errorbar(p[key], p["nrmse"], yerr=p.get("nrmse_se", 0), fmt=MARKERS[_kind(p)], color=c, markersize=5,
                         capsize=2, linewidth=0.8)
             ax.annotate(p["label"], (p[key], p["nrmse"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
         if persistence is not None:
@@ -109,4 +110,22 @@ def learning_curves(histories: Mapping[str, tuple[Sequence[Mapping], int]], pers
     fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=7, loc="outside right upper")
     if title:
         fig.suptitle(title)
+    return fig
+
+
+@_styled
+def time_vs_tokens(rows: Sequence[Mapping], title: str | None = None) -> Figure:
+    """Seconds per training step against tokens processed, as fractions of the uniform fine model's;
+    the diagonal is time proportional to tokens."""
+    fig, axes = _figure(1, 1, width=WIDTH * 0.6, height=3.0 + (0.3 if title else 0))
+    ax = axes[0, 0]
+    for scheme in dict.fromkeys(r["scheme"] for r in rows):
+        pts = sorted((r["tokens_fraction"], r["time_fraction"]) for r in rows if r["scheme"] == scheme)
+        ax.plot(*zip(*pts), marker=MARKERS.get(scheme, "o"), label=scheme)
+    lo = min(r["tokens_fraction"] for r in rows) * 0.8
+    ax.plot([lo, 1], [lo, 1], **BASELINE_STYLE, label="time ∝ tokens")
+    ax.set(xscale="log", yscale="log", xlabel="tokens / uniform fine tokens", ylabel="time per step / uniform fine's")
+    ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title)
     return fig
