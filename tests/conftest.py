@@ -3,8 +3,14 @@
 The environment variables are set for the whole session (notebooks executed by papermill run in
 kernels that inherit os.environ, so they see the same temporary roots).
 """
+import contextlib
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
+import yaml
 
 from pdestudy.data import generate
 
@@ -33,3 +39,28 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@contextlib.contextmanager
+def private_smoke_data(root, dataset: str):
+    """`dataset`'s smoke file generated into a private data root (PDESTUDY_DATA) for the block."""
+    old = os.environ.get("PDESTUDY_DATA")
+    os.environ["PDESTUDY_DATA"] = str(root)
+    try:
+        generate(dataset, "smoke", progress=False)
+        yield root
+    finally:
+        if old is None:
+            del os.environ["PDESTUDY_DATA"]
+        else:
+            os.environ["PDESTUDY_DATA"] = old
+
+
+def train_with_torchrun(cfg, results, tmp_path, nproc: int = 2) -> None:
+    """Run `cfg` as `torchrun --nproc_per_node=nproc -m pdestudy.train` (CPU, gloo) into `results`."""
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m",
+           "pdestudy.train", "--config", str(cfg_file), "--results", str(results), "--device", "cpu"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]

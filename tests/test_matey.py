@@ -16,7 +16,8 @@ import torch
 import xarray as xr
 import yaml
 
-from pdestudy.data import dataset_path, generate
+from conftest import private_smoke_data, train_with_torchrun
+from pdestudy.data import dataset_path
 from pdestudy.experiments.matey import attention_flops_formula, count_flops, evaluate, matey_config, step_cost
 from pdestudy.metrics import nmse_per_channel
 from pdestudy.models.matey import SIZES, Attention, Block, Matey, MateyConfig, parameter_count, stem_kernels
@@ -415,15 +416,8 @@ def test_bad_configurations_name_the_parameter():
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """Smoke colliding_thermals in a private data root."""
-    data = tmp_path_factory.mktemp("data")
-    old = os.environ.get("PDESTUDY_DATA")
-    os.environ["PDESTUDY_DATA"] = str(data)
-    generate("colliding_thermals", "smoke", progress=False)
-    yield data
-    if old is None:
-        del os.environ["PDESTUDY_DATA"]
-    else:
-        os.environ["PDESTUDY_DATA"] = old
+    with private_smoke_data(tmp_path_factory.mktemp("data"), "colliding_thermals") as data:
+        yield data
 
 
 @pytest.fixture(scope="module")
@@ -580,12 +574,7 @@ def test_ddp_two_processes_equal_one(env, tmp_path):
     cfg = matey_run(epochs=2, model=dict(attention="svit", width=16, depth=1, heads=2, patch_size=8, fine_patch_size=2,
                                          gamma=0.5, layer_scale=0.1))
     single = train(cfg, root=tmp_path / "one", progress=False)
-    cfg_file = tmp_path / "cfg.yaml"
-    cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "pdestudy.train",
-           "--config", str(cfg_file), "--results", str(tmp_path / "two"), "--device", "cpu"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert out.returncode == 0, out.stderr[-3000:]
+    train_with_torchrun(cfg, tmp_path / "two", tmp_path)
     ddp = train(cfg, root=tmp_path / "two", progress=False)  # loads the finished DDP run
     assert ddp.metrics["world_size"] == 2
     for h1, h2 in zip(single.history, ddp.history, strict=True):

@@ -1,5 +1,4 @@
 """The one training loop: determinism, resume after SIGKILL, DDP equivalence, caching."""
-import os
 import signal
 import subprocess
 import sys
@@ -9,22 +8,15 @@ import pytest
 import torch
 import yaml
 
-from pdestudy.data import generate
+from conftest import private_smoke_data, train_with_torchrun
 from pdestudy.train import TrainConfig, build_model, load_frames, make_samples, relative_l2, rollout_loss, train
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """Smoke data in a private data root; results in a private root per test."""
-    data = tmp_path_factory.mktemp("data")
-    old = os.environ.get("PDESTUDY_DATA")
-    os.environ["PDESTUDY_DATA"] = str(data)
-    generate("ns_nu1e-3", "smoke", progress=False)
-    yield data
-    if old is None:
-        del os.environ["PDESTUDY_DATA"]
-    else:
-        os.environ["PDESTUDY_DATA"] = old
+    with private_smoke_data(tmp_path_factory.mktemp("data"), "ns_nu1e-3") as data:
+        yield data
 
 
 AE = dict(task="autoencoder", dataset="ns_nu1e-3", profile="smoke", model=dict(channels=[4, 8, 16]), epochs=4,
@@ -97,12 +89,7 @@ def test_resume_after_sigkill_equals_uninterrupted(env, tmp_path):
 def test_ddp_two_processes_equal_one(env, tmp_path):
     cfg = TrainConfig(**dict(AE, epochs=2))
     single = train(cfg, root=tmp_path / "one", progress=False)
-    cfg_file = tmp_path / "cfg.yaml"
-    cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "pdestudy.train",
-           "--config", str(cfg_file), "--results", str(tmp_path / "two"), "--device", "cpu"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert out.returncode == 0, out.stderr[-3000:]
+    train_with_torchrun(cfg, tmp_path / "two", tmp_path)
     ddp = train(cfg, root=tmp_path / "two", progress=False)  # loads the finished DDP run
     assert ddp.metrics["world_size"] == 2
     for (t1, v1, _), (t2, v2, _) in zip(losses(single.history), losses(ddp.history), strict=True):
