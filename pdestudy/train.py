@@ -339,16 +339,15 @@ class MateyTask(Task):
         return Matey(MateyConfig(**{"history": cfg.history, **cfg.model}))
 
     def load_data(self):
-        from .data.fields import qualified
+        from .data.fields import dataset_fields
         from .data.windows import TrajectoryWindows
         cfg = self.cfg
         path = dataset_path(cfg.dataset, cfg.profile)
         if not path.exists():
             generate(cfg.dataset, cfg.profile)
         with validate_file(path, check_values=False) as ds:
-            n_train, system, names = int(ds.attrs["n_train"]), ds.attrs["system"], list(ds.data_vars)
+            n_train, self.fields = int(ds.attrs["n_train"]), dataset_fields(ds)
         n_fit, n_val = _split_counts(n_train, cfg.val_fraction)
-        self.fields = qualified(system, names)
         self.train_windows = TrajectoryWindows(path, range(n_fit), cfg.history, cfg.lead)
         self.val_windows = TrajectoryWindows(path, range(n_fit, n_fit + n_val), cfg.history, cfg.lead) if n_val else None
         self.samples = torch.arange(len(self.train_windows))

@@ -37,6 +37,11 @@ def qualified(system: str, fields: Sequence[str]) -> list[str]:
     return [f if "/" in f else f"{system}/{f}" for f in fields]
 
 
+def dataset_fields(ds) -> list[str]:
+    """The vocabulary names of an opened dataset's fields (its `system` attribute qualifies them)."""
+    return qualified(ds.attrs["system"], list(ds.data_vars))
+
+
 def field_ids(names: Sequence[str] | torch.Tensor, vocab: Sequence[str] | None = None) -> torch.Tensor:
     """Ids of vocabulary names (ids given as integers pass through, range-checked)."""
     vocab = tuple(vocab or vocabulary())

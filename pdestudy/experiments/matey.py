@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import torch
 from torch.utils.flop_counter import FlopCounterMode, register_flop_formula, sdpa_backward_flop_count, sdpa_flop_count
 
-from ..data.fields import qualified
+from ..data.fields import dataset_fields
 from ..data.generation import dataset_path, generate
 from ..data.io import validate_file
 from ..data.windows import TrajectoryWindows
@@ -105,7 +105,7 @@ def test_windows(dataset: str, profile: str, history: int, lead: int = 1) -> Tra
 
 def fields_of(dataset: str, profile: str) -> list[str]:
     with validate_file(dataset_path(dataset, profile), check_values=False) as ds:
-        return qualified(ds.attrs["system"], list(ds.data_vars))
+        return dataset_fields(ds)
 
 
 def _summary(per_sample: torch.Tensor) -> tuple[float, float]:

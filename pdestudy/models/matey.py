@@ -39,7 +39,7 @@ Design choices that differ from the authors' code, and why:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
