@@ -74,6 +74,12 @@ class TrainConfig:
     val_fraction: float = 0.1
     max_train_samples: int | None = None  # data-size studies / smoke runs: first N windows of a fixed shuffle
     seed: int = 0
+    # matey only: multi-physics pretraining, fine-tuning, lead-time conditioning
+    datasets: list[str] | None = None  # pretraining: every step draws one of these (seeded, uniform); `dataset` names the mix
+    steps_per_epoch: int | None = None  # batches per epoch whatever the data size (MPP's epoch_size); None: one pass
+    train_trajectories: int | None = None  # fine-tuning data size: k training trajectories (a seeded subset)
+    freeze: str = "all"  # fine-tuning: "all" trains everything, "prepost" only the field embedding and output layer
+    lead_max: int | None = None  # lead-time conditioning: each sample's lead drawn in 1 … lead_max (model.leadtime)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -85,6 +91,20 @@ class TrainConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if self.task == "matey" and self.rollout != 1:
             raise ValueError(f"rollout: a matey run predicts one frame (rollout 1), got {self.rollout}")
+        matey_only = dict(datasets=self.datasets, steps_per_epoch=self.steps_per_epoch,
+                          train_trajectories=self.train_trajectories, lead_max=self.lead_max,
+                          freeze=None if self.freeze == "all" else self.freeze)
+        if self.task != "matey" and any(v is not None for v in matey_only.values()):
+            raise ValueError(f"{[k for k, v in matey_only.items() if v is not None]}: only a matey run takes these")
+        if self.freeze not in ("all", "prepost"):
+            raise ValueError(f"freeze must be 'all' or 'prepost', got {self.freeze!r}")
+        if self.datasets is not None and len(self.datasets) < 1:
+            raise ValueError("datasets: name at least one dataset")
+        for name in ("steps_per_epoch", "train_trajectories", "lead_max"):
+            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.lead_max is not None and not self.model.get("leadtime"):
+            raise ValueError("lead_max: drawing the lead per sample needs a lead-time-conditioned model (model.leadtime)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -111,10 +131,24 @@ class TrainConfig:
             raise ValueError(f"{path}: {exc}") from None
 
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(_hashed(self.to_dict()), sort_keys=True).encode()).hexdigest()[:16]
 
     def run_dir(self, root: str | os.PathLike | None = None) -> Path:
         return Path(root or results_root()) / self.task / f"{self.dataset}-{self.profile}-{self.key()}"
+
+
+# Fields added after results were cached: left out of the hash while at their defaults, so a config
+# that does not use them keeps its results-cache entry.
+_LATER_FIELDS = dict(datasets=None, steps_per_epoch=None, train_trajectories=None, freeze="all", lead_max=None)
+
+
+def _hashed(d: dict[str, Any]) -> dict[str, Any]:
+    """What `TrainConfig.key` hashes: `d` without later fields at their defaults, nested configs alike."""
+    out = {k: v for k, v in d.items() if not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
+    for k in ("autoencoder", "init_from"):
+        if isinstance(out.get(k), dict):
+            out[k] = _hashed(out[k])
+    return out
 
 
 # --------------------------------------------------------------------------- models
@@ -241,7 +275,13 @@ class Task:
     n_train: int = 0  # training samples (one epoch visits each once)
     find_unused_parameters = False  # DDP: a step may leave parameters without a gradient
 
-    def batch(self, idx: torch.Tensor) -> Any:
+    val_details: dict[str, float] = {}  # extra validation numbers for the history (e.g. per dataset)
+
+    def epoch_batches(self, epoch: int, rank: int, world: int) -> list[Any]:
+        """This rank's batches of `epoch` (what `batch` takes), drawn from (seed, epoch) alone."""
+        return epoch_batches(self.n_train, self.cfg, epoch, rank, world)
+
+    def batch(self, idx: Any) -> Any:
         raise NotImplementedError
 
     def loss(self, module: nn.Module, batch: Any) -> torch.Tensor:
@@ -250,6 +290,10 @@ class Task:
     def validate(self, module: nn.Module) -> float | None:
         """The validation score that picks the best epoch (None: no validation split)."""
         raise NotImplementedError
+
+    def trainable(self, model: nn.Module) -> list[nn.Parameter]:
+        """The parameters the optimiser updates (all, unless the task freezes some)."""
+        return list(model.parameters())
 
 
 class SampleTask(Task):
@@ -315,21 +359,50 @@ class FNOTask(SampleTask):
 
 
 class FieldsBound(nn.Module):
-    """A MATEY model with the dataset's field names bound: forward(x) → prediction (what DDP wraps)."""
+    """A MATEY model with each source's field names bound: forward(x, source, lead) → prediction
+    (what DDP wraps)."""
 
-    def __init__(self, model: nn.Module, fields: list[str], lead: int):
+    def __init__(self, model: nn.Module, fields: list[list[str]], lead: int):
         super().__init__()
         self.model, self.fields, self.lead = model, fields, lead
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x, self.fields, lead=self.lead)
+    def forward(self, x: torch.Tensor, source: int = 0, lead: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model(x, self.fields[source], lead=self.lead if lead is None else lead)
+
+
+def trajectory_subset(n_fit: int, k: int | None, seed: int) -> list[int]:
+    """The k training trajectories of a fine-tuning data size: a seeded subset of the fit
+    trajectories 0 … n_fit−1 (never a validation or test one); all of them for k None."""
+    if k is None:
+        return list(range(n_fit))
+    if k > n_fit:
+        raise ValueError(f"train_trajectories: {k} asked, the training split has {n_fit} (after validation)")
+    g = torch.Generator().manual_seed(seed * 7919 + 11)
+    return sorted(torch.randperm(n_fit, generator=g)[:k].tolist())
+
+
+@dataclass
+class Source:
+    """One dataset of a matey run: its fields, training and validation windows, training samples."""
+    name: str
+    fields: list[str]
+    train: Any  # TrajectoryWindows
+    val: Any | None
+    samples: torch.Tensor
 
 
 class MateyTask(Task):
     """matey: windows of `history` frames → the frame `lead` later; MATEY's NMSE loss, NRMSE validation.
 
-    Windows are read on demand from the file (`TrajectoryWindows`), never all materialised.
-    `max_train_samples` keeps a fixed random subset of the training windows.
+    Windows are read on demand from the files (`TrajectoryWindows`), never all materialised.
+    With `datasets` (multi-physics pretraining, as MATEY/MPP) every step draws one dataset uniformly
+    with a generator seeded by (seed, epoch), then a batch from that dataset's shuffled windows, so
+    the datasets' grids and fields need not match; each dataset is validated every epoch and the
+    best epoch is the one with the lowest mean of their NRMSEs. `steps_per_epoch` fixes the batches
+    per epoch whatever the data size (fine-tuning sweeps compare like with like); `train_trajectories`
+    keeps k training trajectories; `max_train_samples` a fixed random subset of the windows;
+    `freeze` = "prepost" trains only the field embedding and the output layer; `lead_max` draws each
+    sample's lead in 1 … lead_max (validation stays at `lead`).
     """
     find_unused_parameters = True  # an adaptive batch may refine no patch, leaving the fine level idle
 
@@ -338,47 +411,100 @@ class MateyTask(Task):
         from .models.matey import Matey, MateyConfig
         return Matey(MateyConfig(**{"history": cfg.history, **cfg.model}))
 
+    def trainable(self, model):
+        from .models.matey import set_trainable
+        set_trainable(model, self.cfg.freeze)
+        return [p for p in model.parameters() if p.requires_grad]
+
     def load_data(self):
         from .data.fields import dataset_fields
         from .data.windows import TrajectoryWindows
         cfg = self.cfg
-        path = dataset_path(cfg.dataset, cfg.profile)
-        if not path.exists():
-            generate(cfg.dataset, cfg.profile)
-        with validate_file(path, check_values=False) as ds:
-            n_train, self.fields = int(ds.attrs["n_train"]), dataset_fields(ds)
-        n_fit, n_val = _split_counts(n_train, cfg.val_fraction)
-        self.train_windows = TrajectoryWindows(path, range(n_fit), cfg.history, cfg.lead)
-        self.val_windows = TrajectoryWindows(path, range(n_fit, n_fit + n_val), cfg.history, cfg.lead) if n_val else None
-        self.samples = torch.arange(len(self.train_windows))
-        if cfg.max_train_samples is not None and cfg.max_train_samples < len(self.samples):
-            g = torch.Generator().manual_seed(cfg.seed)
-            self.samples = torch.randperm(len(self.samples), generator=g)[: cfg.max_train_samples]
-        self.n_train = len(self.samples)
+        window = cfg.lead_max or cfg.lead  # windows admissible at every lead that can be drawn
+        self.sources = []
+        for d, name in enumerate(cfg.datasets or [cfg.dataset]):
+            path = dataset_path(name, cfg.profile)
+            if not path.exists():
+                generate(name, cfg.profile)
+            with validate_file(path, check_values=False) as ds:
+                n_train, fields = int(ds.attrs["n_train"]), dataset_fields(ds)
+            n_fit, n_val = _split_counts(n_train, cfg.val_fraction)
+            train_w = TrajectoryWindows(path, trajectory_subset(n_fit, cfg.train_trajectories, cfg.seed), cfg.history, window)
+            val_w = TrajectoryWindows(path, range(n_fit, n_fit + n_val), cfg.history, cfg.lead) if n_val else None
+            samples = torch.arange(len(train_w))
+            if cfg.max_train_samples is not None and cfg.max_train_samples < len(samples):
+                g = torch.Generator().manual_seed(cfg.seed + 1009 * d)
+                samples = torch.randperm(len(samples), generator=g)[: cfg.max_train_samples]
+            self.sources.append(Source(name, fields, train_w, val_w, samples))
+        self.n_train = sum(len(s.samples) for s in self.sources)
+
+    def epoch_batches(self, epoch, rank, world):
+        cfg = self.cfg
+        if len(self.sources) == 1 and cfg.steps_per_epoch is None:  # one pass over the windows, as every task
+            samples = self.sources[0].samples
+            if cfg.lead_max is None:
+                return [(0, samples[idx], None) for idx in epoch_batches(self.n_train, cfg, epoch, rank, world)]
+            # leads are drawn per global batch (the same draws whatever the number of processes)
+            batches = [(0, samples[idx]) for idx in epoch_batches(self.n_train, cfg, epoch, 0, 1)]
+        else:
+            batches = self._drawn_batches(epoch, world)
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch + 17)
+        per_rank, out = len(batches[0][1]) // world, []
+        for d, b in batches:
+            leads = None if cfg.lead_max is None else torch.randint(1, cfg.lead_max + 1, (len(b),), generator=g)
+            part = slice(rank * per_rank, (rank + 1) * per_rank) if world > 1 else slice(None)
+            out.append((d, b[part], None if leads is None else leads[part]))
+        return out
+
+    def _drawn_batches(self, epoch, world):
+        """Global batches (dataset, windows) of an epoch of `steps_per_epoch` draws."""
+        cfg = self.cfg
+        if cfg.batch_size % world:
+            raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the {world} DDP processes")
+        n_steps = cfg.steps_per_epoch or max(1, self.n_train // cfg.batch_size)
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        picks = torch.randint(len(self.sources), (n_steps,), generator=g).tolist()  # the same on every rank
+        streams, used = [], [0] * len(self.sources)
+        for d, src in enumerate(self.sources):  # each dataset's windows, reshuffled whenever they run out
+            need = picks.count(d) * cfg.batch_size
+            perms = [src.samples[torch.randperm(len(src.samples), generator=g)] for _ in range(-(-need // len(src.samples)))]
+            streams.append(torch.cat(perms) if perms else src.samples[:0])
+        out = []
+        for d in picks:
+            out.append((d, streams[d][used[d] : used[d] + cfg.batch_size]))
+            used[d] += cfg.batch_size
+        return out
 
     def wrap(self, model):
-        self.bound = FieldsBound(model, self.fields, self.cfg.lead)
+        self.bound = FieldsBound(model, [s.fields for s in self.sources], self.cfg.lead)
         return self.bound
 
-    def batch(self, idx):
-        x, y = self.train_windows.batch(self.samples[idx])
-        return x.to(self.dev), y.to(self.dev)
+    def batch(self, key):
+        d, idx, leads = key
+        x, y = self.sources[d].train.batch(idx, leads)
+        return d, x.to(self.dev), y.to(self.dev), None if leads is None else leads.to(self.dev, torch.float32)
 
     def loss(self, module, batch):
         from .metrics import nmse_per_channel
-        return nmse_per_channel(module(batch[0]), batch[1]).mean()
+        d, x, y, leads = batch
+        return nmse_per_channel(module(x, d, leads), y).mean()
 
     @torch.no_grad()
     def validate(self, module, batch: int = 32):
         from .metrics import channel_nrmse
-        if self.val_windows is None:
-            return None
         module.eval()
-        scores = []
-        for i in range(0, len(self.val_windows), batch):
-            x, y = self.val_windows.batch(range(i, min(i + batch, len(self.val_windows))))
-            scores.append(channel_nrmse(module(x.to(self.dev)), y.to(self.dev)))
-        return float(torch.cat(scores).mean())
+        self.val_details = {}
+        for d, src in enumerate(self.sources):
+            if src.val is None:
+                continue
+            scores = []
+            for i in range(0, len(src.val), batch):
+                x, y = src.val.batch(range(i, min(i + batch, len(src.val))))
+                scores.append(channel_nrmse(module(x.to(self.dev), d), y.to(self.dev)))
+            self.val_details[f"val_{src.name}"] = float(torch.cat(scores).mean())
+        if not self.val_details:
+            return None
+        return sum(self.val_details.values()) / len(self.val_details)
 
 
 TASK_CLASSES: dict[str, type[Task]] = {"autoencoder": AutoencoderTask, "dynamics": DynamicsTask, "fno": FNOTask,
@@ -459,14 +585,15 @@ def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bo
     torch.manual_seed(cfg.seed)
     model = task.build_model(cfg).to(dev)
     if cfg.init_from is not None:  # transfer learning: start from the weights of another (finished) run
-        model.load_state_dict(train(cfg.init_from, device=device, root=root, progress=progress).model.state_dict())
+        load_pretrained(model, train(cfg.init_from, device=device, root=root, progress=progress).model)
     n_params = sum(p.numel() for p in model.parameters())
+    params = task.trainable(model)
     task.load_data()
     module = task.wrap(model)
     ddp_model = (nn.parallel.DistributedDataParallel(module, find_unused_parameters=task.find_unused_parameters)
                  if world > 1 else module)
 
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
     run_dir = cfg.run_dir(root)
     ckpt_path = run_dir / "checkpoint.pt"
@@ -490,11 +617,12 @@ def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bo
         t0 = time.perf_counter()
         ddp_model.train()
         losses, norms = [], []
-        for idx in epoch_batches(task.n_train, cfg, epoch, rank, world):
-            loss = task.loss(ddp_model, task.batch(idx))
+        batches = task.epoch_batches(epoch, rank, world)
+        for key in batches:
+            loss = task.loss(ddp_model, task.batch(key))
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)))
+            norms.append(float(nn.utils.clip_grad_norm_(params, cfg.grad_clip)))
             opt.step()
             losses.append(loss.detach())
         train_loss = torch.stack(losses).mean()
@@ -508,7 +636,7 @@ def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bo
         seconds += dt
         history.append(dict(epoch=epoch, train_loss=float(train_loss), val_loss=val_loss, lr=opt.param_groups[0]["lr"],
                             grad_norm=sum(norms) / len(norms), grad_norm_max=max(norms), seconds=dt,
-                            samples_per_s=task.n_train / dt))
+                            samples_per_s=len(batches) * cfg.batch_size / dt, **task.val_details))
         if val_loss < best["val"]:
             best = {"val": val_loss, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
         bar.set_postfix(train=f"{float(train_loss):.4f}", val=f"{val_loss:.4f}")
@@ -530,6 +658,16 @@ def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bo
     if world > 1:
         dist.barrier()
     return Run(cfg, model.eval(), history, best["epoch"], run_dir, seconds, n_params)
+
+
+def load_pretrained(model: nn.Module, pretrained: nn.Module) -> None:
+    """Start `model` from `pretrained`'s weights. Field rows are matched by name (a model with a
+    longer vocabulary gains rows for its new fields); a lead-time embedding the pretrained model
+    did not have keeps its initialisation. Any other mismatch is an error."""
+    missing, unexpected = model.load_state_dict(pretrained.state_dict(), strict=False)
+    missing = [k for k in missing if not k.startswith("lead_time.")]
+    if missing or unexpected:
+        raise ValueError(f"init_from: the pretrained model does not match (missing {missing}, unexpected {unexpected})")
 
 
 @torch.no_grad()

@@ -64,3 +64,27 @@ def train_with_torchrun(cfg, results, tmp_path, nproc: int = 2) -> None:
            "pdestudy.train", "--config", str(cfg_file), "--results", str(results), "--device", "cpu"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
+
+
+def kill_mid_run(cfg, results, tmp_path) -> int:
+    """Start `cfg` as `python -m pdestudy.train` into `results`, SIGKILL it once its first checkpoint
+    exists (wherever it is then), check it did not finish; returns the last epoch it checkpointed."""
+    import signal
+    import time
+    cfg_file = tmp_path / "kill_cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
+    cmd = [sys.executable, "-m", "pdestudy.train", "--config", str(cfg_file), "--results", str(results), "--device", "cpu"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    run_dir = cfg.run_dir(results)
+    ckpt = run_dir / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)  # mid-run: after at least one checkpoint
+    proc.wait()
+    assert ckpt.exists(), "no checkpoint was written"
+    assert not (run_dir / "metrics.json").exists(), "the run finished before it was killed"
+    done = torch.load(ckpt, map_location="cpu", weights_only=True)["epoch"]
+    assert done < cfg.epochs - 1  # some epochs are left to resume
+    return done

@@ -103,7 +103,7 @@ def test_data_chapter_has_figures(smoke_book):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["matey/attention", "matey/tokenization"])
+@pytest.mark.parametrize("page", ["matey/attention", "matey/tokenization", "matey/pretraining", "matey/finetuning"])
 def test_matey_chapters_have_figures_and_a_computed_takeaway(smoke_book, page):
     out, _ = smoke_book
     html = (out / "_build" / "html" / f"{page}.html").read_text()

@@ -4,23 +4,18 @@ Every model here is tiny (width 16, 1–2 blocks) and every input small (16×32)
 thread (the machines they run on have two cores, often shared).
 """
 import copy
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import torch
 import xarray as xr
-import yaml
 
-from conftest import private_smoke_data, train_with_torchrun
+from conftest import kill_mid_run, private_smoke_data, train_with_torchrun
 from pdestudy.data import dataset_path
 from pdestudy.experiments.matey import attention_flops_formula, count_flops, evaluate, matey_config, step_cost
 from pdestudy.metrics import nmse_per_channel
-from pdestudy.models.matey import SIZES, Attention, Block, Matey, MateyConfig, parameter_count, stem_kernels
+from pdestudy.models.matey import (SIZES, Attention, Block, Matey, MateyConfig, Stem, parameter_count, patch_conv,
+                                   patch_conv_transpose, stem_kernels)
 from pdestudy.models.tokenizer import mix_layout, patch_scores, select_patches, token_geometry
 from pdestudy.train import MateyTask, TrainConfig, train
 
@@ -302,6 +297,26 @@ def test_stem_kernels_multiply_to_the_patch_size():
         assert int(np.prod(stem_kernels(p))) == p
 
 
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_patch_convs_are_the_strided_convolutions(k):
+    """The stems' and decoders' matmul form is exactly the kernel = stride (transposed) convolution."""
+    g = torch.Generator().manual_seed(k)
+    x = torch.randn(3, 5, 4 * k, 2 * k, generator=g, dtype=torch.float64)  # (n, c, H, W)
+    w, b = torch.randn(7, 5, k, k, generator=g, dtype=torch.float64), torch.randn(7, generator=g, dtype=torch.float64)
+    got = patch_conv(x.permute(0, 2, 3, 1), w, b).permute(0, 3, 1, 2)
+    torch.testing.assert_close(got, torch.nn.functional.conv2d(x, w, b, stride=k))
+    wt = torch.randn(5, 7, k, k, generator=g, dtype=torch.float64)
+    got = patch_conv_transpose(x.permute(0, 2, 3, 1), wt, b).permute(0, 3, 1, 2)
+    torch.testing.assert_close(got, torch.nn.functional.conv_transpose2d(x, wt, b, stride=k))
+
+
+def test_stem_is_its_convolutions_and_gelus_in_sequence():
+    stem = Stem(16, 32).double()
+    x = torch.randn(2, 8, 16, 16, dtype=torch.float64)
+    torch.testing.assert_close(stem(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2),
+                               torch.nn.Sequential.forward(stem, x))  # the layers as PyTorch runs them
+
+
 # --------------------------------------------------------------------------- 7. the mixers
 def test_mixers_agree_where_they_must():
     torch.manual_seed(0)
@@ -534,34 +549,19 @@ def test_validation_windows_come_from_training_trajectories(smoke, val_fraction,
     assert n_train == 6 and ds.sizes["trajectory"] == 8
     task = MateyTask(matey_run(val_fraction=val_fraction), torch.device("cpu"))
     task.load_data()
-    assert task.val_windows.trajectories == val and max(task.val_windows.trajectories) == n_train - 1
-    assert task.train_windows.trajectories == list(range(val[0]))
-    assert task.n_train == 32 and int(task.samples.max()) < len(task.train_windows)
-    assert task.fields == ["thermals/density", "thermals/theta", "thermals/vx", "thermals/vy"]
-    x, y = task.val_windows.batch([0])
+    (src,) = task.sources
+    assert src.val.trajectories == val and max(src.val.trajectories) == n_train - 1
+    assert src.train.trajectories == list(range(val[0]))
+    assert task.n_train == 32 and int(src.samples.max()) < len(src.train)
+    assert src.fields == ["thermals/density", "thermals/theta", "thermals/vx", "thermals/vy"]
+    x, y = src.val.batch([0])
     assert np.array_equal(y[0, 1].numpy(), ds["theta"].values[val[0], 2])  # history 2, lead 1: target frame 2
 
 
 def test_resume_after_sigkill_equals_uninterrupted(env, tmp_path):
     cfg = matey_run(epochs=8)
     reference = train(cfg, root=tmp_path / "ref", progress=False)
-    cfg_file = tmp_path / "cfg.yaml"
-    cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
-    cmd = [sys.executable, "-m", "pdestudy.train", "--config", str(cfg_file), "--results", str(tmp_path / "run"),
-           "--device", "cpu"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    run_dir = cfg.run_dir(tmp_path / "run")
-    ckpt = run_dir / "checkpoint.pt"
-    deadline = time.time() + 120
-    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)  # mid-run: after at least one checkpoint, wherever it is now
-    proc.wait()
-    assert ckpt.exists(), "no checkpoint was written"
-    assert not (run_dir / "metrics.json").exists(), "the run finished before it was killed"
-    done = torch.load(ckpt, map_location="cpu", weights_only=True)["epoch"]
-    assert done < cfg.epochs - 1  # some epochs are left to resume
+    kill_mid_run(cfg, tmp_path / "run", tmp_path)
     resumed = train(cfg, root=tmp_path / "run", progress=False)
     assert losses(resumed.history) == losses(reference.history)
     assert resumed.best_epoch == reference.best_epoch

@@ -33,6 +33,16 @@ def losses(history):
     return [(h["train_loss"], h["val_loss"], h["grad_norm"]) for h in history]
 
 
+def test_config_hashes_survive_new_fields_at_their_defaults():
+    """Results caches stay valid: the keys below were computed before the matey-only fields (datasets,
+    steps_per_epoch, train_trajectories, freeze, lead_max) existed; one that is set changes the key."""
+    assert TrainConfig().key() == "51073b38a8606f6a"
+    nested = TrainConfig(task="dynamics", lead=2, rollout=2, autoencoder=TrainConfig().to_dict(),
+                         init_from=TrainConfig(task="dynamics", autoencoder=TrainConfig().to_dict()).to_dict())
+    assert nested.key() == "58889ee4301a63b7"
+    assert TrainConfig(task="matey", steps_per_epoch=5).key() != TrainConfig(task="matey").key()
+
+
 def test_same_seed_same_metrics(env, tmp_path):
     a = train(dyn(), root=tmp_path / "a", progress=False)
     b = train(dyn(), root=tmp_path / "b", progress=False)

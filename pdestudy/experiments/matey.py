@@ -543,3 +543,270 @@ def token_scaling(profile: str, attention: str, size: dict[str, int], ratios: Se
                              step_seconds=c["step_seconds"], tokens_fraction=c["tokens"] / ref["tokens"],
                              time_fraction=c["step_seconds"] / ref["step_seconds"]))
     return rows
+
+
+# =========================================================================== multi-physics pretraining, fine-tuning
+# MATEY §4.3 (after MPP): pretrain on the PDEBench systems — every step one dataset, drawn uniformly
+# — then fine-tune on systems with other physics and fields, colliding thermals and the MHD cavity,
+# in four arms (PREPOST / ALL, from the pretrained weights or from random initialisation, INIT),
+# over a sweep of data sizes in whole training trajectories.
+PRETRAINING = ("shallow_water_dam_break", "diffusion_reaction", "cns_rand_m0.1_eta1e-2", "cns_rand_m1_eta1e-8",
+               "cns_turb_m0.1_eta1e-8", "cns_turb_m1_eta1e-8", "incompressible_ns_scalar")
+TARGETS = ("colliding_thermals", "mhd_cavity")
+ARMS = ("PREPOST", "ALL", "PREPOST INIT", "ALL INIT")  # pretrained / random init × frozen middle / everything
+
+# Per profile: the patch that tiles every grid of the study's sets, T, the pretraining and fine-tuning
+# budgets (every arm and data size the same steps and batch), the data sizes (trajectories; at most the
+# training split left after validation) and the fine-tuning lead per target.
+TRANSFER: dict[str, dict[str, Any]] = {
+    "smoke": dict(patch=4, history=2, layer_scale=0.1,
+                  pretrain=dict(epochs=1, steps_per_epoch=8, batch_size=4, lr=3e-3),
+                  finetune=dict(epochs=1, steps_per_epoch=4, batch_size=4, lr=1e-3),
+                  sizes={"colliding_thermals": [1, 5], "mhd_cavity": [1, 3]},
+                  leads={"colliding_thermals": 4, "mhd_cavity": 1}),
+    # 1 000 pretraining steps of 8 (≈ 140 per dataset); 300 fine-tuning steps of 4 per arm and size
+    "default": dict(patch=8, history=2, layer_scale=0.1,
+                    pretrain=dict(epochs=5, steps_per_epoch=200, batch_size=8, lr=3e-3),
+                    finetune=dict(epochs=3, steps_per_epoch=100, batch_size=4, lr=1e-3),
+                    sizes={"colliding_thermals": [1, 2, 4, 8, 14], "mhd_cavity": [1, 3, 6, 12, 22]},
+                    leads={"colliding_thermals": 4, "mhd_cavity": 1}),
+    # MATEY's runs: T = 16, pretraining 500 epochs × 400 steps (batch 1472 on Frontier; ours 128),
+    # fine-tuning 500 × 400 steps of 256 at lr 1e-4 (the paper's AdamW and cosine; the loop's Adam)
+    "paper": dict(patch=32, history=16, layer_scale=1e-6,
+                  pretrain=dict(epochs=500, steps_per_epoch=400, batch_size=128, lr=1e-4),
+                  finetune=dict(epochs=500, steps_per_epoch=400, batch_size=256, lr=1e-4),
+                  sizes={"colliding_thermals": [1, 2, 4, 8, 16], "mhd_cavity": [1, 3, 6, 12, 24]},
+                  leads={"colliding_thermals": 1, "mhd_cavity": 1}),
+}
+
+# MPP's published Ti-size test NRMSEs (McCabe et al. 2023, Table 1): another model, at another scale
+MPP_TI = {"SWE": 0.0066, "DiffRe2D": 0.0168, "CNS M1.0": 0.0442, "CNS M0.1": 0.0312}
+MPP_GROUPS = {"SWE": ("shallow_water_dam_break",), "DiffRe2D": ("diffusion_reaction",),
+              "CNS M1.0": ("cns_rand_m1_eta1e-8", "cns_turb_m1_eta1e-8"),
+              "CNS M0.1": ("cns_rand_m0.1_eta1e-2", "cns_turb_m0.1_eta1e-8")}
+
+
+def pretraining_vocabulary(profile: str, datasets: Sequence[str] = PRETRAINING) -> list[str]:
+    """The field names of the pretraining sets, in vocabulary order: the pretrained model's rows.
+    Fine-tuning models use the whole vocabulary, so their new fields are rows the checkpoint lacks."""
+    from ..data.fields import qualified, vocabulary
+    from ..data.registry import get_spec
+    names = {n for d in datasets for n in qualified(get_spec(d, profile).system, get_spec(d, profile).fields)}
+    return [v for v in vocabulary() if v in names]
+
+
+def _transfer_model(profile: str, attention: str, size: dict[str, int]) -> dict[str, Any]:
+    t = TRANSFER[profile]
+    return dict(attention=attention, patch_size=t["patch"], layer_scale=t["layer_scale"], **size)
+
+
+def pretrain_config(profile: str, attention: str, size: dict[str, int], datasets: Sequence[str] = PRETRAINING,
+                    seed: int = 0) -> TrainConfig:
+    """Multi-physics pretraining on `datasets` (one, for a single-system model with the same steps)."""
+    t = TRANSFER[profile]
+    model = {**_transfer_model(profile, attention, size), "vocabulary": pretraining_vocabulary(profile)}
+    MateyConfig(**{"history": t["history"], **model})
+    multi = len(datasets) > 1
+    return TrainConfig(task="matey", dataset="pretraining" if multi else datasets[0], datasets=list(datasets) if multi else None,
+                       profile=profile, history=t["history"], lead=1, model=model, seed=seed, **t["pretrain"])
+
+
+def finetune_config(profile: str, target: str, arm: str, trajectories: int, attention: str, size: dict[str, int],
+                    seed: int = 0, lead_max: int | None = None) -> TrainConfig:
+    """One fine-tuning run: `arm` (one of ARMS) on `trajectories` training trajectories of `target`.
+    `lead_max` (off by default) conditions on the lead time, drawn per sample in 1 … lead_max."""
+    if arm not in ARMS:
+        raise ValueError(f"arm: one of {ARMS}, got {arm!r}")
+    t = TRANSFER[profile]
+    model = {**_transfer_model(profile, attention, size), **({"leadtime": True} if lead_max else {})}
+    init = None if arm.endswith("INIT") else pretrain_config(profile, attention, size, seed=seed).to_dict()
+    return TrainConfig(task="matey", dataset=target, profile=profile, history=t["history"], lead=t["leads"][target],
+                       model=model, init_from=init, freeze="prepost" if arm.startswith("PREPOST") else "all",
+                       train_trajectories=trajectories, lead_max=lead_max, seed=seed, **t["finetune"])
+
+
+@dataclass
+class Scored:
+    """A trained run and its held-out scores on one or more datasets."""
+    label: str
+    run: Run
+    scores: dict[str, dict[str, Any]]  # dataset → evaluate()
+
+
+def pretraining_study(profile: str, attentions: Sequence[str], size: dict[str, int], single_attention: str = "svit",
+                      datasets: Sequence[str] = PRETRAINING, device: str = "auto", seed: int = 0,
+                      progress: bool = True) -> dict[str, Any]:
+    """The pretraining chapter's runs: one multi-physics model per attention, single-system models of
+    `single_attention` (each the same steps on its one dataset), all scored on every test set they
+    trained on, with persistence beside them."""
+    h = TRANSFER[profile]["history"]
+    pre, single = {}, {}
+    for a in attentions:
+        run = train(pretrain_config(profile, a, size, datasets, seed), device=device, progress=progress)
+        pre[a] = Scored(f"{a} pretrained", run, {d: evaluate(run, d, profile, h, 1, device=device) for d in datasets})
+    for d in datasets:
+        run = train(pretrain_config(profile, single_attention, size, (d,), seed), device=device, progress=progress)
+        single[d] = Scored(f"{single_attention} on {d} only", run, {d: evaluate(run, d, profile, h, 1, device=device)})
+    persistence = {d: evaluate(None, d, profile, h, 1) for d in datasets}
+    return dict(pretrained=pre, single=single, persistence=persistence, datasets=list(datasets),
+                single_attention=single_attention)
+
+
+def pretraining_rows(study: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per dataset: test NRMSE of each pretrained model, the single-system model and persistence."""
+    rows = []
+    for d in study["datasets"]:
+        row = {"dataset": d, **{m.label: m.scores[d]["nrmse"] for m in study["pretrained"].values()},
+               study["single"][d].label.split(" on ")[0] + " single-system": study["single"][d].scores[d]["nrmse"],
+               "persistence": study["persistence"][d]["nrmse"]}
+        rows.append(row)
+    return rows
+
+
+def mpp_context(study: dict[str, Any]) -> list[dict[str, Any]]:
+    """Our pretrained models' NRMSE on MPP's four groups beside MPP's Ti (another model, another scale)."""
+    out = []
+    for group, sets in MPP_GROUPS.items():
+        sets = [s for s in sets if s in study["datasets"]]
+        if not sets:
+            continue
+        row = {"MPP group": group, "our sets": ", ".join(sets)}
+        for a, m in study["pretrained"].items():
+            row[f"ours ({a})"] = sum(m.scores[s]["nrmse"] for s in sets) / len(sets)
+        row["MPP Ti (published)"] = MPP_TI[group]
+        out.append(row)
+    return out
+
+
+def _resolved(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two scores differ by more than twice the larger standard error of the test mean."""
+    return abs(a["nrmse"] - b["nrmse"]) >= 2 * max(a["nrmse_se"], b["nrmse_se"])
+
+
+def pretraining_verdict(study: dict[str, Any]) -> list[str]:
+    """Does sharing one model across systems cost or help each system? From the study's numbers."""
+    sa = study["single_attention"]
+    pre = study["pretrained"].get(sa) or next(iter(study["pretrained"].values()))
+    better = worse = tied = 0
+    parts = []
+    for d in study["datasets"]:
+        p, s = pre.scores[d], study["single"][d].scores[d]
+        if not _resolved(p, s):
+            tied += 1
+            tag = "≈"
+        elif p["nrmse"] < s["nrmse"]:
+            better += 1
+            tag = "<"
+        else:
+            worse += 1
+            tag = ">"
+        parts.append(f"{d} {p['nrmse']:.4f} {tag} {s['nrmse']:.4f}")
+    beat = {a: sum(m.scores[d]["nrmse"] < study["persistence"][d]["nrmse"] for d in study["datasets"])
+            for a, m in study["pretrained"].items()}
+    n = len(study["datasets"])
+    steps = pre.run.config.epochs * (pre.run.config.steps_per_epoch or 0)
+    lines = [f"* **Against persistence**: the pretrained models beat it on "
+             + ", ".join(f"{a} {k} of {n}" for a, k in beat.items()) + " datasets.",
+             f"* **One model for {n} systems vs one model per system** ({pre.label} against {sa} single-system models, "
+             f"each {steps} steps of {pre.run.config.batch_size}: the pretrained model sees each system about 1/{n} as "
+             f"often): better on {better}, worse on {worse}, within twice the standard error on {tied} of {n} "
+             f"(pretrained vs single: " + "; ".join(parts) + ")."]
+    best = min(study["pretrained"].values(), key=lambda m: sum(m.scores[d]["nrmse"] for d in study["datasets"]))
+    lines.append(f"* **Attention**: the lowest mean test NRMSE over the {n} systems is {best.label}'s, "
+                 + ", ".join(f"{a} {sum(m.scores[d]['nrmse'] for d in study['datasets']) / n:.4f}"
+                             for a, m in study["pretrained"].items()) + ".")
+    return lines
+
+
+def finetuning_study(profile: str, attention: str, size: dict[str, int], targets: Sequence[str] = TARGETS,
+                     arms: Sequence[str] = ARMS, sizes: dict[str, Sequence[int]] | None = None, device: str = "auto",
+                     seed: int = 0, lead_max: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Every arm × data size × target, trained (the pretrained model once, from the cache) and scored
+    on the target's test trajectories, with persistence."""
+    t = TRANSFER[profile]
+    sizes = sizes or t["sizes"]
+    runs: dict[tuple[str, str, int], Scored] = {}
+    for target in targets:
+        for arm in arms:
+            for k in sizes[target]:
+                cfg = finetune_config(profile, target, arm, k, attention, size, seed, lead_max)
+                run = train(cfg, device=device, progress=progress)
+                runs[target, arm, k] = Scored(f"{arm} k={k}", run,
+                                              {target: evaluate(run, target, profile, cfg.history, cfg.lead, device=device)})
+    persistence = {g: evaluate(None, g, profile, t["history"], t["leads"][g]) for g in targets}
+    return dict(runs=runs, persistence=persistence, targets=list(targets), arms=list(arms),
+                sizes={g: list(sizes[g]) for g in targets}, attention=attention)
+
+
+def finetuning_curves(study: dict[str, Any]) -> dict[str, dict[str, list[tuple[int, float, float]]]]:
+    """{target: {arm: [(trajectories, NRMSE, standard error)]}} for the data-size figure."""
+    return {g: {arm: [(k, study["runs"][g, arm, k].scores[g]["nrmse"], study["runs"][g, arm, k].scores[g]["nrmse_se"])
+                      for k in study["sizes"][g]] for arm in study["arms"]} for g in study["targets"]}
+
+
+def finetuning_rows(study: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for g in study["targets"]:
+        for k in study["sizes"][g]:
+            row = {"target": g, "trajectories": k}
+            for arm in study["arms"]:
+                s = study["runs"][g, arm, k].scores[g]
+                row[arm] = f"{s['nrmse']:.4f} ± {s['nrmse_se']:.4f}"
+            row["persistence"] = f"{study['persistence'][g]['nrmse']:.4f}"
+            rows.append(row)
+    return rows
+
+
+def _gain(study, g, arm, k) -> float:
+    """Relative NRMSE gain of the pretrained arm over its INIT twin: (INIT − pretrained) / INIT."""
+    p, i = study["runs"][g, arm, k].scores[g]["nrmse"], study["runs"][g, f"{arm} INIT", k].scores[g]["nrmse"]
+    return (i - p) / i
+
+
+def transfer_verdict(study: dict[str, Any]) -> list[str]:
+    """The paper's four questions, answered from the fine-tuning numbers."""
+    runs, lines = study["runs"], []
+    pairs = [(g, arm, k) for g in study["targets"] for arm in ("PREPOST", "ALL") for k in study["sizes"][g]
+             if (g, arm, k) in runs and (g, f"{arm} INIT", k) in runs]
+
+    def helps(g, arm, k) -> str:
+        p, i = runs[g, arm, k].scores[g], runs[g, f"{arm} INIT", k].scores[g]
+        return "≈" if not _resolved(p, i) else ("better" if p["nrmse"] < i["nrmse"] else "worse")
+
+    # 1. little data
+    small = [(g, arm, study["sizes"][g][0]) for g in study["targets"] for arm in ("PREPOST", "ALL")
+             if (g, arm, study["sizes"][g][0]) in runs]
+    outcome = [helps(*p) for p in small]
+    lines.append(f"* **Does pretraining help with little data?** (the paper: yes, most with frozen attention) At the "
+                 f"smallest size, pretrained beats random init in {outcome.count('better')} of {len(small)} cases, loses in "
+                 f"{outcome.count('worse')}, ties (within twice the standard error) in {outcome.count('≈')}: "
+                 + "; ".join(f"{g} {arm} k={k}: {runs[g, arm, k].scores[g]['nrmse']:.4f} vs INIT "
+                             f"{runs[g, f'{arm} INIT', k].scores[g]['nrmse']:.4f}" for g, arm, k in small) + ".")
+    # 2. new fields: every target field is a vocabulary row the pretrained checkpoint lacks
+    for g in study["targets"]:
+        out = [helps(*p) for p in pairs if p[0] == g]
+        lines.append(f"* **New fields, {g}** (all its fields are rows the pretraining never trained): over every arm and "
+                     f"size, pretrained better in {out.count('better')}, worse in {out.count('worse')}, tied in "
+                     f"{out.count('≈')} of {len(out)}; mean relative gain "
+                     f"{sum(_gain(study, *p) for p in pairs if p[0] == g) / max(1, len(out)):+.1%}.")
+    # 3. PREPOST vs ALL (pretrained)
+    prepost_wins = [(g, k) for g in study["targets"] for k in study["sizes"][g]
+                    if (g, "PREPOST", k) in runs and (g, "ALL", k) in runs
+                    and runs[g, "PREPOST", k].scores[g]["nrmse"] < runs[g, "ALL", k].scores[g]["nrmse"]]
+    total = sum(len(study["sizes"][g]) for g in study["targets"])
+    lines.append(f"* **PREPOST vs ALL** (both pretrained): PREPOST is lower in {len(prepost_wins)} of {total} (target, size) "
+                 f"cases" + (f" ({', '.join(f'{g} k={k}' for g, k in prepost_wins)})" if prepost_wins else "") + ".")
+    # 4. the advantage against data size
+    for arm in ("ALL", "PREPOST"):
+        parts = []
+        for g in study["targets"]:
+            ks = study["sizes"][g]
+            if (g, arm, ks[0]) in runs and (g, f"{arm} INIT", ks[-1]) in runs:
+                parts.append(f"{g}: {_gain(study, g, arm, ks[0]):+.1%} at k={ks[0]} → {_gain(study, g, arm, ks[-1]):+.1%} "
+                             f"at k={ks[-1]}")
+        lines.append(f"* **Advantage against data size, {arm}** (the paper: vanishes with data for ALL, persists for "
+                     f"PREPOST): relative gain of pretrained over INIT " + "; ".join(parts) + ".")
+    beat = sum(r.scores[g]["nrmse"] < study["persistence"][g]["nrmse"] for (g, _, _), r in runs.items())
+    lines.append(f"* **Against persistence**: {beat} of {len(runs)} fine-tuned models beat it ("
+                 + ", ".join(f"{g} {study['persistence'][g]['nrmse']:.4f}" for g in study["targets"]) + ").")
+    return lines

@@ -48,8 +48,7 @@ from einops import rearrange, repeat
 from torch import nn
 
 from ..data.fields import field_ids, remap_rows, vocabulary
-from .tokenizer import (Tokenization, mix_layout, patch_scores, patchify, select_patches, token_geometry,
-                        unpatchify)
+from .tokenizer import Tokenization, mix_layout, patch_scores, select_patches, token_geometry
 
 ATTENTIONS = ("vit", "svit", "avit")
 SCHEMES = ("mix", "mul")
@@ -181,13 +180,34 @@ class FieldEmbedding(FieldRows):
         self.bias = nn.Parameter(torch.zeros(out_channels))
         nn.init.trunc_normal_(self.weight, std=1.0)
 
-    def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:  # (..., C, H, W) → (..., E, H, W)
+    def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:  # (..., C, H, W) → (..., H, W, E)
         w = self.weight[:, ids] / math.sqrt(len(ids))
-        return torch.einsum("...chw,ec->...ehw", x, w) + self.bias[:, None, None]
+        return torch.einsum("...chw,ec->...hwe", x, w) + self.bias  # channel-last, as the stems read it
+
+
+# The stems and decoders are convolutions with kernel = stride, i.e. one linear map per k×k block.
+# They have few channels (width/4), and on CPU the convolution kernels spend several times the
+# FLOPs' worth of time on such shapes (most of it in the backward pass), as do channel-first
+# layouts, whose block rearrangements copy runs of k floats. So the pre- and post-processor work
+# channel-last, blocks flattened as (i j c), and each layer is one matmul — the same parameters and
+# the same function as `F.conv2d` / `F.conv_transpose2d` with stride k (tests check both).
+def patch_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Conv2d with kernel = stride k, channel-last: (n, H, W, c) → (n, H/k, W/k, o); weight (o, c, k, k)."""
+    k = weight.shape[-1]
+    blocks = rearrange(x, "n (h i) (w j) c -> n h w (i j c)", i=k, j=k)
+    return F.linear(blocks, rearrange(weight, "o c i j -> o (i j c)"), bias)
+
+
+def patch_conv_transpose(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """ConvTranspose2d with kernel = stride k, channel-last: (n, h, w, c) → (n, h·k, w·k, o); weight (c, o, k, k)."""
+    k = weight.shape[-1]
+    z = x @ rearrange(weight, "c o i j -> c (i j o)")
+    return rearrange(z, "n h w (i j o) -> n (h i) (w j) o", i=k, j=k) + bias
 
 
 class Stem(nn.Sequential):
-    """Patch embedding of one level: convs with kernel = stride, width/4 → … → width."""
+    """Patch embedding of one level: convs with kernel = stride, width/4 → … → width, channel-last:
+    (n, P, P, E) → (n, P/p, P/p, width)."""
 
     def __init__(self, p: int, width: int):
         kernels = stem_kernels(p)
@@ -199,6 +219,11 @@ class Stem(nn.Sequential):
                 layers.append(nn.GELU())
         super().__init__(*layers)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self:
+            x = patch_conv(x, layer.weight, layer.bias) if isinstance(layer, nn.Conv2d) else layer(x)
+        return x
+
 
 class OutputLayer(FieldRows):
     """The decoder's last transposed conv, to the vocabulary's fields; a dataset keeps its rows."""
@@ -206,13 +231,12 @@ class OutputLayer(FieldRows):
 
     def __init__(self, names: Sequence[str], in_channels: int, k: int):
         super().__init__(names)
-        self.k = k
         self.weight = nn.Parameter(torch.empty(in_channels, len(names), k, k))
         self.bias = nn.Parameter(torch.zeros(len(names)))
         nn.init.trunc_normal_(self.weight, std=1.0 / math.sqrt(in_channels))
 
-    def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        return F.conv_transpose2d(x, self.weight[:, ids], self.bias[ids], stride=self.k)
+    def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:  # (n, h, w, c) → (n, h·k, w·k, C)
+        return patch_conv_transpose(x, self.weight[:, ids], self.bias[ids])
 
 
 class Decoder(nn.Module):
@@ -228,8 +252,11 @@ class Decoder(nn.Module):
         self.hidden = nn.Sequential(*layers)
         self.out = OutputLayer(names, chans[-1], kernels[-1])
 
-    def forward(self, tokens: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:  # (N, d, h, w) → (N, C, h·p, w·p)
-        return self.out(self.hidden(tokens), ids)
+    def forward(self, tokens: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:  # (N, h, w, d) → (N, h·p, w·p, C)
+        x = tokens
+        for layer in self.hidden:
+            x = patch_conv_transpose(x, layer.weight, layer.bias) if isinstance(layer, nn.ConvTranspose2d) else layer(x)
+        return self.out(x, ids)
 
 
 def fourier_features(v: torch.Tensor, dim: int, lo: float, hi: float) -> torch.Tensor:
@@ -417,15 +444,15 @@ class Matey(nn.Module):
         return self.norm(tokens)
 
     def encode_patches(self, patches: torch.Tensor, p: int) -> torch.Tensor:
-        """(n, T, E, P, P) patches of width/4 channels → (n, T, (P/p)², d) tokens of patch size p."""
+        """(n, T, P, P, E) patches of width/4 channels → (n, T, (P/p)², d) tokens of patch size p."""
         n = patches.shape[0]
-        z = self.stems[f"p{p}"](patches.flatten(0, 1))  # (n·T, d, P/p, P/p)
-        return rearrange(z, "(n t) d y x -> n t (y x) d", n=n)
+        z = self.stems[f"p{p}"](patches.flatten(0, 1))  # (n·T, P/p, P/p, d)
+        return rearrange(z, "(n t) y x d -> n t (y x) d", n=n)
 
     def decode_tokens(self, tokens: torch.Tensor, p: int, ids: torch.Tensor) -> torch.Tensor:
-        """(n, (P/p)², d) tokens of one frame → (n, C, P, P) patches."""
+        """(n, (P/p)², d) tokens of one frame → (n, P, P, C) patches."""
         r = math.isqrt(tokens.shape[1])
-        return self.decoders[f"p{p}"](rearrange(tokens, "n (y x) d -> n d y x", y=r, x=r), ids)
+        return self.decoders[f"p{p}"](rearrange(tokens, "n (y x) d -> n y x d", y=r, x=r), ids)
 
     # -- forward
     def forward(self, x: torch.Tensor, fields: Sequence[str] | torch.Tensor, lead: torch.Tensor | int | None = None,
@@ -457,10 +484,11 @@ class Matey(nn.Module):
             raise ValueError("refined: a model with uniform tokens (fine_patch_size None) cannot refine patches")
         pc, pf = c.patch_size, c.fine_patch_size
         ny, nx = H // pc, W // pc
-        patches = patchify(self.embed(xn, ids), pc)  # (B, N, T, E, pc, pc)
+        # (B, N, T, pc, pc, E): channel-last patches of the embedded fields
+        patches = rearrange(self.embed(xn, ids), "b t (ny py) (nx px) e -> b (ny nx) t py px e", py=pc, px=pc)
         geo_c, geo_f = token_geometry((H, W), pc, pf)
         geo_c, geo_f = geo_c.to(x), None if geo_f is None else geo_f.to(x)
-        out = x.new_zeros(B, ny * nx, C, pc, pc)
+        out = x.new_zeros(B, ny * nx, pc, pc, C)
 
         if c.scheme == "mul" or not c.adaptive:
             # coarse pass over the whole (regular) grid
@@ -502,7 +530,7 @@ class Matey(nn.Module):
                 out[bf, jf] = self.decode_tokens(z[bf[:, None], lay.fine_slots], pf, ids)
             per_frame, scheme = lay.length, "mix"
 
-        pred = unpatchify(out, ny, nx) * std[:, -1] + mean[:, -1]
+        pred = rearrange(out, "b (ny nx) py px c -> b c (ny py) (nx px)", ny=ny) * std[:, -1] + mean[:, -1]
         if not return_tokenization:
             return pred
         return pred, Tokenization(refined.view(B, ny, nx), per_frame, T, scheme)
@@ -520,6 +548,30 @@ class Matey(nn.Module):
             r2 = (c.patch_size // c.fine_patch_size) ** 2
             n = n + refined.sum(1) * (r2 if c.scheme == "mul" else r2 - 1)
         return Tokenization(refined.view(B, ny, nx), n, T, "uniform" if not c.adaptive else c.scheme)
+
+
+# ----------------------------------------------------------------------------- fine-tuning
+FREEZE_MODES = ("all", "prepost")
+
+
+def is_prepost(name: str) -> bool:
+    """MATEY's PREPOST fine-tuning (its `freeze_middle`): only the field embedding and the decoders'
+    last layer (the output rows) train; the stems, the first decoder layers, the position and
+    lead-time embeddings and every block stay as pretrained."""
+    return name.startswith("embed.") or (name.startswith("decoders.") and ".out." in name)
+
+
+def set_trainable(model: Matey, mode: str = "all") -> list[str]:
+    """Freeze `model` for fine-tuning `mode` ("all": everything trains; "prepost": see `is_prepost`);
+    returns the names of the parameters that train."""
+    if mode not in FREEZE_MODES:
+        raise ValueError(f"freeze: one of {FREEZE_MODES}, got {mode!r}")
+    names = []
+    for name, p in model.named_parameters():
+        p.requires_grad_(mode == "all" or is_prepost(name))
+        if p.requires_grad:
+            names.append(name)
+    return names
 
 
 def parameter_count(config: MateyConfig, n_fields: int | None = None) -> int:

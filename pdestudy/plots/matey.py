@@ -129,3 +129,55 @@ def time_vs_tokens(rows: Sequence[Mapping], title: str | None = None) -> Figure:
     if title:
         ax.set_title(title)
     return fig
+
+
+ARM_STYLES = {"PREPOST": dict(color=COLORS[2], linestyle="-", marker="o"),
+              "ALL": dict(color=COLORS[0], linestyle="-", marker="s"),
+              "PREPOST INIT": dict(color=COLORS[2], linestyle="--", marker="o", markerfacecolor="none"),
+              "ALL INIT": dict(color=COLORS[0], linestyle="--", marker="s", markerfacecolor="none")}
+
+
+@_styled
+def per_dataset_scores(rows: Sequence[Mapping], models: Sequence[str], title: str | None = None) -> Figure:
+    """Grouped bars: test NRMSE per dataset (rows: {"dataset": …, model: NRMSE, …, "persistence": …});
+    persistence is a black tick on each group."""
+    fig, axes = _figure(1, 1, width=WIDTH, height=3.0 + (0.3 if title else 0))
+    ax = axes[0, 0]
+    n, w = len(models), 0.8 / max(len(models), 1)
+    x = np.arange(len(rows))
+    for j, m in enumerate(models):
+        c = ATTENTION_COLORS.get(m.split(" ", 1)[0], COLORS[j % len(COLORS)])
+        hatch = "//" if "single" in m else None
+        ax.bar(x - 0.4 + w * (j + 0.5), [r[m] for r in rows], w, color=c, hatch=hatch, edgecolor="white", label=m)
+    if rows and "persistence" in rows[0]:
+        ax.scatter(x, [r["persistence"] for r in rows], marker="_", s=400, color="k", zorder=3, label="persistence")
+    ax.set_xticks(x, [r["dataset"].replace("_", " ") for r in rows], rotation=20, ha="right", fontsize=7)
+    ax.set(ylabel="test NRMSE", yscale="log")
+    fig.legend(*ax.get_legend_handles_labels(), fontsize=7, loc="outside right upper")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+@_styled
+def finetuning_curves(curves: Mapping[str, Mapping[str, Sequence[tuple[int, float, float]]]],
+                      persistence: Mapping[str, float] | None = None, title: str | None = None) -> Figure:
+    """Test NRMSE (± standard error) against the number of fine-tuning trajectories, one panel per
+    target, one line per arm (solid: pretrained, dashed: random init)."""
+    targets = list(curves)
+    fig, axes = _figure(1, len(targets), width=WIDTH, height=3.0 + (0.3 if title else 0))
+    for ax, g in zip(axes[0], targets):
+        for arm, pts in curves[g].items():
+            k, v, se = (np.array([p[i] for p in pts]) for i in range(3))
+            ax.errorbar(k, v, yerr=se, capsize=2, linewidth=1.0, markersize=4, label=arm, **ARM_STYLES.get(arm, {}))
+        if persistence and g in persistence:
+            ax.axhline(persistence[g], **BASELINE_STYLE, label="persistence")
+        ax.set_xscale("log")
+        ax.set_xticks(k, [str(int(v)) for v in k])
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.set(xlabel="fine-tuning trajectories", title=g.replace("_", " "))
+    axes[0, 0].set_ylabel("test NRMSE")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=7, loc="outside right upper")
+    if title:
+        fig.suptitle(title)
+    return fig
