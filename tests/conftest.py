@@ -74,11 +74,12 @@ def kill_mid_run(cfg, results, tmp_path) -> int:
     cfg_file = tmp_path / "kill_cfg.yaml"
     cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
     cmd = [sys.executable, "-m", "pdestudy.train", "--config", str(cfg_file), "--results", str(results), "--device", "cpu"]
+    threads = str(torch.get_num_threads())  # as many as this process: the same reductions, bitwise
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            env={**os.environ, "OMP_NUM_THREADS": threads})
     run_dir = cfg.run_dir(results)
     ckpt = run_dir / "checkpoint.pt"
-    deadline = time.time() + 120
+    deadline = time.time() + 300  # a dependency (e.g. the autoencoder of a dynamics run) trains first
     while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)  # mid-run: after at least one checkpoint
@@ -88,3 +89,16 @@ def kill_mid_run(cfg, results, tmp_path) -> int:
     done = torch.load(ckpt, map_location="cpu", weights_only=True)["epoch"]
     assert done < cfg.epochs - 1  # some epochs are left to resume
     return done
+
+
+def assert_resume_equals_uninterrupted(cfg, tmp_path) -> None:
+    """`cfg` killed mid-run and resumed ends with the uninterrupted run's history and weights, bitwise."""
+    from pdestudy.train import train
+    reference = train(cfg, root=tmp_path / "ref", progress=False)
+    kill_mid_run(cfg, tmp_path / "run", tmp_path)
+    resumed = train(cfg, root=tmp_path / "run", progress=False)
+    keys = ("epoch", "train_loss", "val_loss", "grad_norm", "lr")
+    assert [[h[k] for k in keys] for h in resumed.history] == [[h[k] for k in keys] for h in reference.history]
+    assert resumed.best_epoch == reference.best_epoch
+    for (n1, p1), (n2, p2) in zip(resumed.model.state_dict().items(), reference.model.state_dict().items(), strict=True):
+        assert n1 == n2 and (torch.equal(p1, p2) if isinstance(p1, torch.Tensor) else p1 == p2), n1

@@ -10,7 +10,7 @@ import pytest
 import torch
 import xarray as xr
 
-from conftest import kill_mid_run, private_smoke_data, train_with_torchrun
+from conftest import assert_resume_equals_uninterrupted, private_smoke_data, train_with_torchrun
 from pdestudy.data import dataset_path
 from pdestudy.experiments.matey import attention_flops_formula, count_flops, evaluate, matey_config, step_cost
 from pdestudy.metrics import nmse_per_channel
@@ -559,14 +559,7 @@ def test_validation_windows_come_from_training_trajectories(smoke, val_fraction,
 
 
 def test_resume_after_sigkill_equals_uninterrupted(env, tmp_path):
-    cfg = matey_run(epochs=8)
-    reference = train(cfg, root=tmp_path / "ref", progress=False)
-    kill_mid_run(cfg, tmp_path / "run", tmp_path)
-    resumed = train(cfg, root=tmp_path / "run", progress=False)
-    assert losses(resumed.history) == losses(reference.history)
-    assert resumed.best_epoch == reference.best_epoch
-    for (n1, p1), (n2, p2) in zip(resumed.model.state_dict().items(), reference.model.state_dict().items(), strict=True):
-        assert n1 == n2 and (torch.equal(p1, p2) if isinstance(p1, torch.Tensor) else p1 == p2), n1
+    assert_resume_equals_uninterrupted(matey_run(epochs=8), tmp_path)
 
 
 def test_ddp_two_processes_equal_one(env, tmp_path):
@@ -582,6 +575,25 @@ def test_ddp_two_processes_equal_one(env, tmp_path):
         assert h1["val_loss"] == pytest.approx(h2["val_loss"], rel=1e-4)
     for p1, p2 in zip(single.model.parameters(), ddp.model.parameters(), strict=True):
         assert torch.allclose(p1, p2, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(fine_patch_size=2, gamma=0.5, scheme="mix"),
+                                dict(attention="avit", fine_patch_size=2, gamma=0.5, scheme="mul")])
+def test_residual_model_starts_at_persistence_and_learns_the_change(kw):
+    m = model(tiny(residual=True, **kw)).train()
+    x = uneven_batch()
+    torch.testing.assert_close(m(x, FIELDS), x[:, -1])  # zero output layers: exactly the last input frame
+    y = x[:, -1] + 0.5 * torch.roll(x[:, -1], 3, dims=-1)
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    with torch.no_grad():
+        first = float(nmse_per_channel(m(x, FIELDS), y).mean())
+    for _ in range(5):
+        loss = nmse_per_channel(m(x, FIELDS), y).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        assert float(nmse_per_channel(m(x, FIELDS), y).mean()) < first
 
 
 def test_lead_time_conditioning_changes_the_prediction_only_when_on():

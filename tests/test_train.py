@@ -1,14 +1,10 @@
 """The one training loop: determinism, resume after SIGKILL, DDP equivalence, caching."""
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
 import yaml
 
-from conftest import private_smoke_data, train_with_torchrun
+from conftest import assert_resume_equals_uninterrupted, private_smoke_data, train_with_torchrun
 from pdestudy.train import TrainConfig, build_model, load_frames, make_samples, relative_l2, rollout_loss, train
 
 
@@ -77,23 +73,7 @@ def test_validation_is_not_training_data(env):
 
 
 def test_resume_after_sigkill_equals_uninterrupted(env, tmp_path):
-    cfg = dyn(epochs=6)
-    reference = train(cfg, root=tmp_path / "ref", progress=False)
-    cfg_file = tmp_path / "cfg.yaml"
-    cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
-    cmd = [sys.executable, "-m", "pdestudy.train", "--config", str(cfg_file), "--results", str(tmp_path / "run")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ckpt = cfg.run_dir(tmp_path / "run") / "checkpoint.pt"
-    deadline = time.time() + 300
-    while not ckpt.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)  # mid-run: after at least one checkpoint, wherever it is now
-    proc.wait()
-    assert not (cfg.run_dir(tmp_path / "run") / "metrics.json").exists(), "the run finished before it was killed"
-    resumed = train(cfg, root=tmp_path / "run", progress=False)
-    assert losses(resumed.history) == losses(reference.history)
-    for p1, p2 in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
-        assert torch.equal(p1, p2)
+    assert_resume_equals_uninterrupted(dyn(epochs=6), tmp_path)
 
 
 def test_ddp_two_processes_equal_one(env, tmp_path):

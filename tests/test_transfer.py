@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import kill_mid_run
+from conftest import assert_resume_equals_uninterrupted
 from pdestudy.data import dataset_path, generate
 from pdestudy.data.fields import vocabulary
 from pdestudy.experiments import matey as M
@@ -41,10 +41,6 @@ def finetune_cfg(arm: str = "PREPOST", k: int = 2, **kw) -> TrainConfig:
                                  epochs=1, batch_size=4, steps_per_epoch=3, train_trajectories=k,
                                  freeze="prepost" if arm.startswith("PREPOST") else "all",
                                  init_from=None if arm.endswith("INIT") else pretrain_cfg().to_dict()), **kw})
-
-
-def history_numbers(history):
-    return [(h["epoch"], h["train_loss"], h["val_loss"], h["grad_norm"]) for h in history]
 
 
 # --------------------------------------------------------------------------- the sampler
@@ -87,13 +83,7 @@ def test_pretraining_validates_every_dataset_and_picks_the_best_mean(data, tmp_p
 
 
 def test_pretraining_resumes_after_sigkill_with_identical_results(data, tmp_path):
-    cfg = pretrain_cfg(epochs=6)
-    reference = train(cfg, root=tmp_path / "ref", progress=False)
-    kill_mid_run(cfg, tmp_path / "run", tmp_path)
-    resumed = train(cfg, root=tmp_path / "run", progress=False)
-    assert history_numbers(resumed.history) == history_numbers(reference.history)
-    for p1, p2 in zip(resumed.model.parameters(), reference.model.parameters(), strict=True):
-        assert torch.equal(p1, p2)
+    assert_resume_equals_uninterrupted(pretrain_cfg(epochs=6), tmp_path)
 
 
 # --------------------------------------------------------------------------- fine-tuning

@@ -153,9 +153,11 @@ def per_dataset_scores(rows: Sequence[Mapping], models: Sequence[str], title: st
         ax.scatter(x, [r["persistence"] for r in rows], marker="_", s=400, color="k", zorder=3, label="persistence")
     ax.set_xticks(x, [r["dataset"].replace("_", " ") for r in rows], rotation=20, ha="right", fontsize=7)
     ax.set(ylabel="test NRMSE", yscale="log")
+    for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+        axis(ticker.FormatStrFormatter("%.2g"))  # plain numbers on the log axis
     fig.legend(*ax.get_legend_handles_labels(), fontsize=7, loc="outside right upper")
     if title:
-        fig.suptitle(title)
+        ax.set_title(title)  # over the axes: a figure title would run into the legend
     return fig
 
 
