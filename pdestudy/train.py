@@ -9,6 +9,11 @@ What it does, and why:
   per-sample, per-channel NMSE; validation: its NRMSE). Each task is a small class (`Task`):
   it builds the model, loads its data, serves batches and computes the loss; the loop around them
   is the same for all.
+* **Several datasets, fine-tuning.** A matey run may name several `datasets` (MATEY/MPP's
+  multi-physics pretraining: each step draws one dataset uniformly, then a batch from it; each is
+  validated every epoch, the best epoch has the lowest mean), fix `steps_per_epoch` whatever the
+  data size, keep `train_trajectories` of the training split, start `init_from` a finished run
+  (field rows matched by name) and `freeze` all but the field embedding and output layer.
 * **Honest validation.** A validation split is carved out of the *training* trajectories (the last
   `val_fraction` of them). It drives ReduceLROnPlateau and the choice of the best epoch, whose
   weights are kept separately and reported with their epoch number. Test trajectories are never
