@@ -8,6 +8,7 @@ import collections
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 
 from conftest import assert_resume_equals_uninterrupted
 from pdestudy.data import dataset_path, generate
@@ -173,7 +174,6 @@ def test_finetune_configs_of_the_protocol():
 # --------------------------------------------------------------------------- lead-time conditioning
 def test_lead_drawn_per_sample_selects_each_target_frame(data):
     path = dataset_path(TARGET, "smoke")
-    import xarray as xr
     with xr.open_dataset(path) as ds:
         theta = ds["theta"].values
     cfg = finetune_cfg("ALL INIT", model={**MODEL, "leadtime": True}, lead=1, lead_max=3, init_from=None)

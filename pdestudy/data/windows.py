@@ -126,18 +126,14 @@ class TrajectoryWindows:
         `leads` (one per sample, each 1 … `lead`) takes each target that many frames after the last
         input instead of `lead` (lead-time conditioning: the windows are those admissible at `lead`)."""
         ks = [int(k) for k in ks]
-        if leads is None:
-            spans = [(self.index[k][0], self.index[k][1] - self.history + 1, self.index[k][1] + self.lead + 1) for k in ks]
-            w = torch.stack([self.frames[i, t0:t1] for i, t0, t1 in spans]) if self.frames is not None else self._read(spans)
-            return w[:, : self.history], w[:, -1]
-        leads = [int(v) for v in leads]
+        leads = [self.lead] * len(ks) if leads is None else [int(v) for v in leads]
         if len(leads) != len(ks) or not all(1 <= v <= self.lead for v in leads):
             raise ValueError(f"leads: one per sample, each in 1 … {self.lead}; got {leads}")
-        spans = [(self.index[k][0], self.index[k][1] - self.history + 1, self.index[k][1] + 1) for k in ks]
+        inputs = [(self.index[k][0], self.index[k][1] - self.history + 1, self.index[k][1] + 1) for k in ks]
         targets = [(self.index[k][0], self.index[k][1] + v, self.index[k][1] + v + 1) for k, v in zip(ks, leads)]
         if self.frames is not None:
-            x = torch.stack([self.frames[i, t0:t1] for i, t0, t1 in spans])
+            x = torch.stack([self.frames[i, t0:t1] for i, t0, t1 in inputs])
             y = torch.stack([self.frames[i, t0] for i, t0, _ in targets])
         else:
-            x, y = self._read(spans), self._read(targets)[:, 0]
+            x, y = self._read(inputs), self._read(targets)[:, 0]
         return x, y

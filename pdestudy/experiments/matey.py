@@ -3,7 +3,10 @@
 Notebooks call these functions; training goes through `pdestudy.train` (task "matey", one loop,
 results cache).
 
-Protocol (MATEY §4.1–4.2, on colliding thermals): from T frames predict the frame `lead` steps
+Protocols: attention schemes and tokenization (MATEY §4.1–4.2, on colliding thermals), then
+multi-physics pretraining and fine-tuning on new physics (§4.3; the second half of this module).
+
+Attention and tokenization (on colliding thermals): from T frames predict the frame `lead` steps
 later; score every window of the file's *test* trajectories. The score is MATEY/MPP's NRMSE (per
 sample and channel sqrt(mean (ŷ−y)² / mean y²), averaged over channels, then samples) and, beside
 it, the relative L² nRMSE of the MST chapters (‖ŷ − y‖ / ‖y‖ over all channels jointly), so both
@@ -379,12 +382,16 @@ def refinement_frames(cfg: TrainConfig, trajectory: int = 0, frames: Sequence[in
 
 
 # --------------------------------------------------------------------------- verdicts (computed from the numbers)
+def _resolved(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """True when two scores (`evaluate` results) differ by at least twice the larger standard error
+    of the mean over test windows. (Windows of one trajectory are correlated, so this criterion is,
+    if anything, too ready to call a difference resolved.)"""
+    return abs(a["nrmse"] - b["nrmse"]) >= 2 * max(a["nrmse_se"], b["nrmse_se"])
+
+
 def _within_spread(a: Measured, b: Measured) -> bool:
-    """True when two models' test NRMSEs differ by less than twice the larger standard error of the
-    mean over test windows: the test set does not resolve the difference. (Windows of one trajectory
-    are correlated, so this criterion is, if anything, too ready to call a difference resolved.)"""
-    se = max(a.scores["nrmse_std"] / math.sqrt(a.scores["windows"]), b.scores["nrmse_std"] / math.sqrt(b.scores["windows"]))
-    return abs(a.scores["nrmse"] - b.scores["nrmse"]) < 2 * se
+    """Two models' test NRMSEs are not resolved by the test set (see `_resolved`)."""
+    return not _resolved(a.scores, b.scores)
 
 
 def _persistence_line(nr: dict[str, float], pers: float) -> str:
@@ -679,11 +686,6 @@ def mpp_context(study: dict[str, Any]) -> list[dict[str, Any]]:
         row["MPP Ti (published)"] = MPP_TI[group]
         out.append(row)
     return out
-
-
-def _resolved(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Two scores differ by more than twice the larger standard error of the test mean."""
-    return abs(a["nrmse"] - b["nrmse"]) >= 2 * max(a["nrmse_se"], b["nrmse_se"])
 
 
 def pretraining_verdict(study: dict[str, Any]) -> list[str]:
