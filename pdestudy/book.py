@@ -4,7 +4,7 @@
              profile's name into the staged _config.yml (intro.md shows it as {{ profile }})
     execute  run each notebook of _toc.yml with papermill, in toc order, in its staged folder,
              with the parameters of book/profiles/<profile>.yml; the executed copy replaces the
-             staged one
+             staged one. With jobs > 1 independent notebooks run side by side (see `dependencies`)
     html     `jupyter-book build` (Jupyter Book 1.x, notebook execution off) of the staged tree into
              <build_dir>/<profile>/_build/html
 
@@ -13,7 +13,9 @@ each profile gets its own staged copy, so a smoke build never overwrites the def
 """
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -69,27 +71,61 @@ def toc_notebooks(src: Path | None = None) -> list[str]:
     if not toc_path.exists():
         raise BookError(f"{toc_path}: no such file (is {src} a book directory?)")
     toc = yaml.safe_load(toc_path.read_text()) or {}
-    files: list[str] = []
+    found = toc_notebooks_of(toc["root"], src) if isinstance(toc.get("root"), str) else []
+    found += toc_notebooks_of({k: v for k, v in toc.items() if k != "root"}, src)
+    return list(dict.fromkeys(found))  # toc order, each once
 
-    def walk(node: Any) -> None:  # jb-book nests entries under parts/chapters/sections
-        if isinstance(node, dict):
-            if isinstance(node.get("file"), str):
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
 
-    if isinstance(toc.get("root"), str):
-        files.append(toc["root"])
-    walk({k: v for k, v in toc.items() if k != "root"})
-    notebooks = []
-    for f in files:
-        rel = f[: -len(".ipynb")] if f.endswith(".ipynb") else f
-        if (src / f"{rel}.ipynb").exists() and rel not in notebooks:
-            notebooks.append(rel)
-    return notebooks
+def toc_parts(src: Path | None = None) -> list[list[str]]:
+    """The notebooks of each part of _toc.yml, in toc order (one list for a toc without parts)."""
+    src = src or book_dir()
+    notebooks = toc_notebooks(src)
+    toc = yaml.safe_load((src / "_toc.yml").read_text()) or {}
+    parts = []
+    for part in toc.get("parts") or []:
+        mine = set(toc_notebooks_of(part, src))
+        parts.append([nb for nb in notebooks if nb in mine])
+    placed = {nb for part in parts for nb in part}
+    rest = [nb for nb in notebooks if nb not in placed]
+    return [p for p in ([rest] if rest else []) + parts if p]
+
+
+def toc_notebooks_of(node: Any, src: Path) -> list[str]:
+    """Notebooks named anywhere under one toc node (jb-book nests entries under parts/chapters/sections)."""
+    found: list[str] = []
+    if isinstance(node, str):  # a file entry's value (or the root)
+        rel = node[: -len(".ipynb")] if node.endswith(".ipynb") else node
+        return [rel] if (src / f"{rel}.ipynb").exists() else []
+    if isinstance(node, dict):
+        if isinstance(node.get("file"), str):
+            found += toc_notebooks_of(node["file"], src)
+        for key, value in node.items():
+            if key == "file" or isinstance(value, str):  # captions, titles, urls: no notebooks
+                continue
+            found += toc_notebooks_of(value, src)
+    elif isinstance(node, list):
+        for value in node:
+            found += toc_notebooks_of(value, src)
+    return found
+
+
+def dependencies(parts: list[list[str]]) -> dict[str, set[str]]:
+    """What each notebook waits for when notebooks run side by side.
+
+    The first part (the Data part) holds independent chapters, each generating its own datasets;
+    every later part reads those datasets and its own earlier chapters' results (the MATEY
+    tokenization chapter reuses the attention chapter's models, fine-tuning the pretrained model),
+    never another part's. So: a first-part notebook waits for nothing; a later one for the whole
+    first part and the chapter before it in its part. A toc of one part runs in order.
+    """
+    if len(parts) == 1:
+        return {nb: set(parts[0][:i]) for i, nb in enumerate(parts[0])}
+    first = set(parts[0])
+    deps = {nb: set() for nb in parts[0]}
+    for part in parts[1:]:
+        for i, nb in enumerate(part):
+            deps[nb] = first | ({part[i - 1]} if i else set())
+    return deps
 
 
 def select_notebooks(notebooks: list[str], only: str | None) -> list[str]:
@@ -156,7 +192,8 @@ def this_interpreter_kernel() -> Iterator[None]:
             os.environ["JUPYTER_PATH"] = old
 
 
-def execute_notebook(source: Path, path: Path, parameters: dict[str, Any], rel: str) -> None:
+def execute_notebook(source: Path, path: Path, parameters: dict[str, Any], rel: str,
+                     progress_bar: bool = True) -> None:
     """Execute notebook `source` with papermill into `path`, in `path`'s folder; a failure names notebook and cell."""
     try:
         import papermill as pm
@@ -165,7 +202,7 @@ def execute_notebook(source: Path, path: Path, parameters: dict[str, Any], rel: 
     with this_interpreter_kernel():
         try:
             pm.execute_notebook(str(source), str(path), parameters=parameters, kernel_name="python3",
-                                cwd=str(path.parent), progress_bar=True)
+                                cwd=str(path.parent), progress_bar=progress_bar)
         except pm.PapermillExecutionError as exc:
             source = (exc.source or "").strip().splitlines()
             first = f": `{source[0][:80]}`" if source else ""
@@ -174,6 +211,46 @@ def execute_notebook(source: Path, path: Path, parameters: dict[str, Any], rel: 
                             f"is {path}") from None
         except Exception as exc:  # kernel died, missing kernel, unreadable notebook
             raise BookError(f"notebook {rel}: could not be executed ({type(exc).__name__}: {exc})") from None
+
+
+def _execute_in_worker(source: Path, path: Path, parameters: dict[str, Any], rel: str, threads: int) -> float:
+    """One notebook in a worker process of `execute_side_by_side`; its kernel gets `threads` threads."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the kernel inherits them: no oversubscribed cores
+        os.environ[var] = str(threads)
+    start = time.perf_counter()
+    execute_notebook(source, path, parameters, rel, progress_bar=False)
+    return time.perf_counter() - start
+
+
+def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], deps: dict[str, set[str]],
+                         workers: int) -> None:
+    """Execute (rel, source, path, parameters) jobs in `workers` processes, each once its `deps` are
+    done, in list order among the ready ones; the cores are shared out between the kernels. The first
+    failure stops new starts, waits for the running notebooks and is raised."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    names = [rel for rel, *_ in jobs]
+    deps = {rel: deps.get(rel, set()) & set(names) for rel in names}  # --only or tiny books: ignore the rest
+    pending, running, done, n = list(jobs), {}, set(), len(jobs)
+    failure: BaseException | None = None
+    with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while running or (pending and failure is None):
+            for job in [j for j in pending if deps[j[0]] <= done][: max(0, workers - len(running))] if failure is None else []:
+                rel, source, path, params = job
+                pending.remove(job)
+                print(f"[{names.index(rel) + 1}/{n}] executing {rel}.ipynb with {params}", flush=True)
+                running[pool.submit(_execute_in_worker, source, path, params, rel, threads)] = rel
+            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                rel = running.pop(fut)
+                try:
+                    seconds = fut.result()
+                except BaseException as exc:  # noqa: BLE001 — re-raised below, after the others finish
+                    failure = failure or exc
+                    continue
+                done.add(rel)
+                print(f"[{names.index(rel) + 1}/{n}] {rel}.ipynb done in {seconds:.1f} s", flush=True)
+    if failure is not None:
+        raise failure
 
 
 def jupyter_book_command() -> list[str]:
@@ -200,13 +277,17 @@ def build_html(staged: Path, out: Path, strict: bool) -> Path:
 
 
 def build_book(profile: str = "default", only: str | None = None, build_dir: str | os.PathLike | None = None,
-               strict: bool = False) -> Path:
+               strict: bool = False, jobs: int = 1) -> Path:
     """Execute the book's notebooks with `profile` and build its HTML; returns the html index.
 
     only: execute just this notebook (stem or path without .ipynb); the others keep their
           previously executed staged copies.
     strict: Sphinx warnings (broken references, ...) fail the build.
+    jobs: notebooks executed side by side (`dependencies` says which may be); 1 runs them one by
+          one in toc order. Each kernel gets cores / jobs threads.
     """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise BookError(f"jobs: a number of notebooks run side by side, at least 1; got {jobs!r}")
     src = book_dir()
     if not src.is_dir():
         raise BookError(f"book directory {src} does not exist (set PDESTUDY_BOOK or run from the checkout)")
@@ -217,6 +298,11 @@ def build_book(profile: str = "default", only: str | None = None, build_dir: str
     staged = out / "src"
 
     stage(src, staged, profile, notebooks, keep_executed=only is not None)
+    if jobs > 1 and len(selected) > 1:
+        # from the source, so --only runs the current notebook, not the last executed copy
+        execute_side_by_side([(rel, src / f"{rel}.ipynb", staged / f"{rel}.ipynb", notebook_parameters(cfg, rel))
+                              for rel in selected], dependencies(toc_parts(src)), jobs)
+        return build_html(staged, out, strict)
     for i, rel in enumerate(selected, 1):
         params = notebook_parameters(cfg, rel)
         print(f"[{i}/{len(selected)}] executing {rel}.ipynb with {params}", flush=True)

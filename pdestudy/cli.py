@@ -3,7 +3,7 @@
     pdestudy data generate NAME [NAME ...|all] [--profile P] [--force] [--root DIR] [--device auto]
     pdestudy data info PATH
     pdestudy data list [--profile P] [--root DIR]
-    pdestudy book [--profile P] [--only NOTEBOOK] [--strict] [--build-dir DIR]
+    pdestudy book [--profile P] [--only NOTEBOOK] [--strict] [--build-dir DIR] [--jobs N]
     pdestudy train --config FILE [--device auto] [--results DIR]     (also under torchrun)
 
 Bad input (an unknown dataset or profile, a damaged data file, a failing notebook) ends with one
@@ -91,7 +91,8 @@ def cmd_book(args) -> int:
 
     if args.profile not in profile_names():
         raise UsageError(f"unknown profile {args.profile!r}; profiles are {', '.join(profile_names()) or 'none'}")
-    index = build_book(profile=args.profile, only=args.only, build_dir=args.build_dir, strict=args.strict)
+    index = build_book(profile=args.profile, only=args.only, build_dir=args.build_dir, strict=args.strict,
+                       jobs=args.jobs)
     print(f"book ({args.profile} profile): {index}")
     return 0
 
@@ -144,6 +145,9 @@ def parser() -> argparse.ArgumentParser:
                         "their last executed copies")
     b.add_argument("--strict", action="store_true", help="Sphinx warnings are errors")
     b.add_argument("--build-dir", default=None, help="where staged sources and HTML go (default: book/_build)")
+    b.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="notebooks executed side by side (the Data chapters, then the parts; each kernel gets "
+                        "cores / N threads); default 1: one by one in toc order")
     b.set_defaults(func=cmd_book)
 
     t = sub.add_parser("train", help="train one model from a YAML TrainConfig (cached by config; resumes)")

@@ -1,6 +1,6 @@
 """The book: every notebook of the toc executes with the smoke profile and the HTML builds strictly.
 
-The session fixture runs the same code as `pdestudy book --profile smoke --strict` once; the
+The session fixture runs the same code as `pdestudy book --profile smoke --strict --jobs 2` once; the
 other tests read what it left. Tiny throw-away books (via $PDESTUDY_BOOK) test the runner's
 failure paths without the real notebooks.
 """
@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import yaml
 
-from pdestudy.book import BookError, build_book, load_profile, toc_notebooks
+from pdestudy.book import BookError, build_book, dependencies, load_profile, toc_notebooks, toc_parts
 from pdestudy.cli import main
 from pdestudy.paths import book_dir
 
@@ -22,7 +22,9 @@ PROFILES = ("smoke", "default", "paper")
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory):
     build_dir = tmp_path_factory.mktemp("book")
-    index = build_book(profile="smoke", build_dir=build_dir, strict=True)
+    # two notebooks side by side, as `pdestudy book --jobs 2` (CI time: the smoke chapters are mostly
+    # kernel start-up and imports, which one core does while the other computes)
+    index = build_book(profile="smoke", build_dir=build_dir, strict=True, jobs=2)
     return build_dir / "smoke", index
 
 
@@ -178,3 +180,55 @@ def test_parameters_staging_and_only(monkeypatch, tmp_path):
         build_book(profile="smoke", build_dir=build, only="nope")
     with pytest.raises(BookError, match="unknown profile 'paper'"):
         build_book(profile="paper", build_dir=build)
+
+
+def test_side_by_side_dependencies_follow_the_parts():
+    parts = [["data/a", "data/b"], ["mst/x", "mst/y"], ["matey/p", "matey/q"]]
+    deps = dependencies(parts)
+    assert deps["data/a"] == deps["data/b"] == set()  # Data chapters: independent
+    assert deps["mst/x"] == deps["matey/p"] == {"data/a", "data/b"}
+    assert deps["mst/y"] == {"data/a", "data/b", "mst/x"} and deps["matey/q"] == {"data/a", "data/b", "matey/p"}
+    assert dependencies([["a", "b", "c"]]) == {"a": set(), "b": {"a"}, "c": {"a", "b"}}  # one part: in order
+
+    book = dependencies(toc_parts(book_dir()))  # the real book: fine-tuning after pretraining after the data
+    data = {nb for nb in NOTEBOOKS if nb.startswith("data/")}
+    assert book["matey/finetuning"] == data | {"matey/pretraining"} and book["matey/tokenization"] >= {"matey/attention"}
+    assert set(book) == set(NOTEBOOKS)
+
+
+def test_side_by_side_execution_respects_dependencies_and_names_a_failure(monkeypatch, tmp_path):
+    log = tmp_path / "log.txt"
+
+    def stamp(name, body=""):  # appends "start <name>" and "end <name>" lines around `body`
+        return notebook(f"open({str(log)!r}, 'a').write('start {name}\\n')", body or "pass",
+                        f"open({str(log)!r}, 'a').write('end {name}\\n')")
+
+    root = tmp_path / "book"
+    nbs = {"data/a": stamp("a", "import time; time.sleep(1)"), "data/b": stamp("b"), "one/x": stamp("x"),
+           "one/y": stamp("y"), "two/p": stamp("p")}
+    tiny_book(root, {})
+    for rel, nb in nbs.items():
+        (root / rel).parent.mkdir(exist_ok=True)
+        nbformat.write(nb, root / f"{rel}.ipynb")
+    parts = [("Data", ["data/a", "data/b"]), ("One", ["one/x", "one/y"]), ("Two", ["two/p"])]
+    (root / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "intro", "parts": [
+        {"caption": c, "chapters": [{"file": f} for f in files]} for c, files in parts]}))
+    monkeypatch.setenv("PDESTUDY_BOOK", str(root))
+
+    index = build_book(profile="smoke", build_dir=tmp_path / "build", jobs=2)
+    assert index.exists()
+    lines = log.read_text().split()
+    at = {f"{w} {n}": i for i, (w, n) in enumerate(zip(lines[::2], lines[1::2]))}
+    assert len(at) == 10  # every notebook ran once
+    for later in ("x", "y", "p"):
+        assert at[f"start {later}"] > max(at["end a"], at["end b"])
+    assert at["start y"] > at["end x"]
+    assert at["start b"] < at["end a"]  # the Data chapters ran side by side (a sleeps a second)
+
+    nbformat.write(stamp("x", "1 / 0"), root / "one" / "x.ipynb")
+    log.unlink()
+    with pytest.raises(BookError, match=r"notebook one/x: cell .*ZeroDivisionError"):
+        build_book(profile="smoke", build_dir=tmp_path / "build", jobs=2)
+    assert "start y" not in log.read_text()  # nothing that waits for the failed chapter starts
+    with pytest.raises(BookError, match="jobs"):
+        build_book(profile="smoke", build_dir=tmp_path / "build", jobs=0)
