@@ -52,6 +52,7 @@ from tqdm.auto import tqdm
 
 from .data.generation import dataset_path, generate
 from .data.io import open_dataset, validate_file
+from .data.windows import check_frame_range
 from .paths import results_root
 from .utils import atomic_path, get_device
 
@@ -85,6 +86,7 @@ class TrainConfig:
     train_trajectories: int | None = None  # fine-tuning data size: k training trajectories (a seeded subset)
     freeze: str = "all"  # fine-tuning: "all" trains everything, "prepost" only the field embedding and output layer
     lead_max: int | None = None  # lead-time conditioning: each sample's lead drawn in 1 … lead_max (model.leadtime)
+    frames: list[int] | None = None  # [first, end): the frames of each trajectory windows come from (None: all)
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -98,7 +100,7 @@ class TrainConfig:
             raise ValueError(f"rollout: a matey run predicts one frame (rollout 1), got {self.rollout}")
         matey_only = dict(datasets=self.datasets, steps_per_epoch=self.steps_per_epoch,
                           train_trajectories=self.train_trajectories, lead_max=self.lead_max,
-                          freeze=None if self.freeze == "all" else self.freeze)
+                          freeze=None if self.freeze == "all" else self.freeze, frames=self.frames)
         if self.task != "matey" and any(v is not None for v in matey_only.values()):
             raise ValueError(f"{[k for k, v in matey_only.items() if v is not None]}: only a matey run takes these")
         if self.freeze not in ("all", "prepost"):
@@ -108,6 +110,8 @@ class TrainConfig:
         for name in ("steps_per_epoch", "train_trajectories", "lead_max"):
             if getattr(self, name) is not None and int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.frames is not None:
+            check_frame_range(self.frames, self.history, self.lead_max or self.lead)
         if self.lead_max is not None and not self.model.get("leadtime"):
             raise ValueError("lead_max: drawing the lead per sample needs a lead-time-conditioned model (model.leadtime)")
 
@@ -144,7 +148,8 @@ class TrainConfig:
 
 # Fields added after results were cached: left out of the hash while at their defaults, so a config
 # that does not use them keeps its results-cache entry.
-_LATER_FIELDS = dict(datasets=None, steps_per_epoch=None, train_trajectories=None, freeze="all", lead_max=None)
+_LATER_FIELDS = dict(datasets=None, steps_per_epoch=None, train_trajectories=None, freeze="all", lead_max=None,
+                     frames=None)
 
 
 def _hashed(d: dict[str, Any]) -> dict[str, Any]:
@@ -407,7 +412,8 @@ class MateyTask(Task):
     per epoch whatever the data size (fine-tuning sweeps compare like with like); `train_trajectories`
     keeps k training trajectories; `max_train_samples` a fixed random subset of the windows;
     `freeze` = "prepost" trains only the field embedding and the output layer; `lead_max` draws each
-    sample's lead in 1 … lead_max (validation stays at `lead`).
+    sample's lead in 1 … lead_max (validation stays at `lead`); `frames` = [first, end) takes every
+    window (inputs and target) from those frames of each trajectory.
     """
     find_unused_parameters = True  # an adaptive batch may refine no patch, leaving the fine level idle
 
@@ -434,8 +440,10 @@ class MateyTask(Task):
             with validate_file(path, check_values=False) as ds:
                 n_train, fields = int(ds.attrs["n_train"]), dataset_fields(ds)
             n_fit, n_val = _split_counts(n_train, cfg.val_fraction)
-            train_w = TrajectoryWindows(path, trajectory_subset(n_fit, cfg.train_trajectories, cfg.seed), cfg.history, window)
-            val_w = TrajectoryWindows(path, range(n_fit, n_fit + n_val), cfg.history, cfg.lead) if n_val else None
+            train_w = TrajectoryWindows(path, trajectory_subset(n_fit, cfg.train_trajectories, cfg.seed), cfg.history, window,
+                                        frames=cfg.frames)
+            val_w = TrajectoryWindows(path, range(n_fit, n_fit + n_val), cfg.history, cfg.lead,
+                                      frames=cfg.frames) if n_val else None
             samples = torch.arange(len(train_w))
             if cfg.max_train_samples is not None and cfg.max_train_samples < len(samples):
                 g = torch.Generator().manual_seed(cfg.seed + 1009 * d)

@@ -13,6 +13,7 @@ import xarray as xr
 from conftest import assert_resume_equals_uninterrupted
 from pdestudy.data import dataset_path, generate
 from pdestudy.data.fields import vocabulary
+from pdestudy.data.windows import TrajectoryWindows
 from pdestudy.experiments import matey as M
 from pdestudy.models.matey import Matey, MateyConfig, is_prepost, set_trainable
 from pdestudy.train import MateyTask, TrainConfig, load_pretrained, train, trajectory_subset
@@ -169,6 +170,38 @@ def test_finetune_configs_of_the_protocol():
         assert cfg.init_from is None or cfg.init_from["datasets"] == list(M.PRETRAINING)
     with pytest.raises(ValueError, match="arm"):
         M.finetune_config("smoke", "mhd_cavity", "FROZEN", 3, "svit", {})
+    # the settling cavity's runs read its transient; the thermals' whole trajectories
+    assert M.finetune_config("default", "mhd_cavity", "ALL", 3, "svit", {}).frames == M.TRANSFER["default"]["frames"]["mhd_cavity"]
+    assert M.finetune_config("default", "colliding_thermals", "ALL", 3, "svit", {}).frames is None
+
+
+# --------------------------------------------------------------------------- a frame range
+def test_windows_of_a_frame_range_lie_inside_it(data):
+    path = dataset_path(TARGET, "smoke")
+    with xr.open_dataset(path) as ds:
+        theta, n_time = ds["theta"].values, ds.sizes["time"]
+    first, end, h, lead = 3, 12, 2, 4
+    w = TrajectoryWindows(path, [0, 2], h, lead, frames=[first, end])
+    assert len(w) == 2 * (end - first - h - lead + 1)  # every admissible window, once
+    assert min(t for _, t in w.index) == first + h - 1 and max(t for _, t in w.index) + lead == end - 1
+    x, y = w.batch(range(len(w)))
+    for j, (i, t) in enumerate(w.index):
+        traj = [0, 2][i]
+        assert np.array_equal(x[j, :, 1].numpy(), theta[traj, t - h + 1 : t + 1]) and np.array_equal(y[j, 1].numpy(), theta[traj, t + lead])
+    for bad, why in (([5, 9], "holds 4 frames"), ([0, n_time + 1], "outside"), ([3], "two frame indices")):
+        with pytest.raises(ValueError, match=why):
+            TrajectoryWindows(path, [0], h, lead, frames=bad)
+    # the training loop takes its windows there too: training and validation alike
+    task = MateyTask(finetune_cfg("ALL INIT", init_from=None, lead=lead, frames=[first, end]), torch.device("cpu"))
+    task.load_data()
+    (src,) = task.sources
+    assert all(first + h - 1 <= t and t + lead < end for ws in (src.train, src.val) for _, t in ws.index)
+    scores = M.evaluate(None, TARGET, "smoke", h, lead, frames=[first, end])
+    assert scores["windows"] == 2 * (end - first - h - lead + 1)  # the smoke set's 2 test trajectories
+    with pytest.raises(ValueError, match="frames"):
+        finetune_cfg(frames=[0, 3])  # history 2 + lead 2 need 4 frames
+    with pytest.raises(ValueError, match="only a matey run"):
+        TrainConfig(task="fno", frames=[0, 10])
 
 
 # --------------------------------------------------------------------------- lead-time conditioning

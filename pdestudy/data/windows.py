@@ -75,17 +75,33 @@ class WindowedDataset(torch.utils.data.Dataset):
         return self.data
 
 
+def check_frame_range(frames: Sequence[int], history: int, lead: int, n_time: int | None = None) -> tuple[int, int]:
+    """(first, end) of a frame range that holds at least one window of `history` frames and a target
+    `lead` frames after the last; a clear error naming `frames` otherwise."""
+    if len(frames) != 2 or any(isinstance(v, bool) or int(v) != v for v in frames):
+        raise ValueError(f"frames: two frame indices [first, end), got {frames!r}")
+    first, end = int(frames[0]), int(frames[1])
+    if first < 0 or (n_time is not None and end > n_time):
+        raise ValueError(f"frames: [{first}, {end}) lies outside the {n_time} frames of the dataset")
+    if end - first < history + lead:
+        raise ValueError(f"frames: [{first}, {end}) holds {end - first} frames; a window of history={history} "
+                         f"and lead={lead} needs {history + lead}")
+    return first, end
+
+
 class TrajectoryWindows:
     """Windows of `history` frames and the frame `lead` steps after the last, read on demand.
 
     Sample k is (trajectory i, last input frame t): x = frames t−history+1 … t, (history, C, H, W),
-    and y = frame t + lead, (C, H, W). Only the frames of the chosen trajectories are read — into
+    and y = frame t + lead, (C, H, W); with `frames` = [first, end) every frame of a window lies in
+    first … end−1 (e.g. a transient before the flow settles). Only the frames of the chosen trajectories are read — into
     memory once when they fit within `max_memory` bytes, else from the file for every batch — and
     no window is ever materialised beyond the batch being served.
     """
 
     def __init__(self, path: str | os.PathLike, trajectories: Sequence[int], history: int, lead: int = 1,
-                 fields: Sequence[str] | None = None, max_memory: int = 2 << 30):
+                 fields: Sequence[str] | None = None, max_memory: int = 2 << 30,
+                 frames: Sequence[int] | None = None):
         import h5py
 
         from .io import validate_file
@@ -102,7 +118,12 @@ class TrajectoryWindows:
         if n_time < self.history + self.lead:
             raise ValueError(f"{path}: windows of history={history} and lead={lead} need {self.history + self.lead} "
                              f"frames; the dataset has {n_time}")
-        self.index = [(i, t) for i in range(len(self.trajectories)) for t in range(self.history - 1, n_time - self.lead)]
+        try:
+            first, end = (0, n_time) if frames is None else check_frame_range(frames, self.history, self.lead, n_time)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        self.index = [(i, t) for i in range(len(self.trajectories))
+                      for t in range(first + self.history - 1, end - self.lead)]
         self.shape = (len(self.trajectories), n_time, len(self.fields), H, W)
         self._h5 = h5py.File
         self.frames: torch.Tensor | None = None
