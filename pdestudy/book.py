@@ -192,17 +192,55 @@ def this_interpreter_kernel() -> Iterator[None]:
             os.environ["JUPYTER_PATH"] = old
 
 
+def effective_parameters(source: Path, parameters: dict[str, Any]) -> dict[str, Any]:
+    """Every parameter `source` declares, with the value it runs with: the profile's where it sets
+    one, else the notebook's default (a literal; an expression is left to the notebook). Passed
+    whole to papermill, the injected cell then shows a reader all the values the page was built with."""
+    import ast
+
+    import papermill as pm
+    out: dict[str, Any] = {}
+    for name, p in pm.inspect_notebook(str(source)).items():
+        if name in parameters:
+            out[name] = parameters[name]
+            continue
+        try:
+            out[name] = ast.literal_eval(p["default"])
+        except (ValueError, SyntaxError, TypeError):
+            pass
+    return {**out, **{k: v for k, v in parameters.items() if k not in out}}  # undeclared: papermill warns
+
+
+def fold_defaults(path: Path) -> None:
+    """In the executed notebook `path`, fold the notebook's own parameters cell (tag hide-input): the
+    page shows papermill's injected cell, the values it ran with, and keeps the defaults one click away.
+    Only a tag changes; every cell, source and output stays."""
+    import nbformat
+
+    from .utils import atomic_path  # torch comes with it: not at import, which the CLI's errors need light
+    nb = nbformat.read(path, as_version=4)
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    if not any("injected-parameters" in t for t in tags):
+        return
+    for cell, t in zip(nb.cells, tags):
+        if "parameters" in t and "hide-input" not in t:
+            cell.metadata["tags"] = t + ["hide-input"]
+    with atomic_path(path) as tmp:
+        nbformat.write(nb, tmp)
+
+
 def execute_notebook(source: Path, path: Path, parameters: dict[str, Any], rel: str,
                      progress_bar: bool = True) -> None:
-    """Execute notebook `source` with papermill into `path`, in `path`'s folder; a failure names notebook and cell."""
+    """Execute notebook `source` with papermill into `path`, in `path`'s folder; a failure names notebook and cell.
+    The injected cell holds every declared parameter (`effective_parameters`), the defaults' cell is folded."""
     try:
         import papermill as pm
     except ImportError:
         raise BookError("executing notebooks needs papermill: pip install -e '.[book]'") from None
     with this_interpreter_kernel():
         try:
-            pm.execute_notebook(str(source), str(path), parameters=parameters, kernel_name="python3",
-                                cwd=str(path.parent), progress_bar=progress_bar)
+            pm.execute_notebook(str(source), str(path), parameters=effective_parameters(source, parameters),
+                                kernel_name="python3", cwd=str(path.parent), progress_bar=progress_bar)
         except pm.PapermillExecutionError as exc:
             source = (exc.source or "").strip().splitlines()
             first = f": `{source[0][:80]}`" if source else ""
@@ -211,6 +249,7 @@ def execute_notebook(source: Path, path: Path, parameters: dict[str, Any], rel: 
                             f"is {path}") from None
         except Exception as exc:  # kernel died, missing kernel, unreadable notebook
             raise BookError(f"notebook {rel}: could not be executed ({type(exc).__name__}: {exc})") from None
+    fold_defaults(path)
 
 
 def _execute_in_worker(source: Path, path: Path, parameters: dict[str, Any], rel: str, threads: int) -> float:

@@ -27,6 +27,17 @@ def temp_data_roots(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory, temp_data_roots):
+    """The book built once with the smoke profile, strictly: (<build>/smoke, html index)."""
+    from pdestudy.book import build_book
+    build_dir = tmp_path_factory.mktemp("book")
+    # two notebooks side by side, as `pdestudy book --jobs 2` (CI time: the smoke chapters are mostly
+    # kernel start-up and imports, which one core does while the other computes)
+    index = build_book(profile="smoke", build_dir=build_dir, strict=True, jobs=2)
+    return build_dir / "smoke", index
+
+
+@pytest.fixture(scope="session")
 def smoke_ns_file(temp_data_roots):
     """A valid smoke dataset (seconds to generate), shared by the tests that only read it."""
     return generate("ns_nu1e-3", "smoke", progress=False)

@@ -1,7 +1,7 @@
 """The book: every notebook of the toc executes with the smoke profile and the HTML builds strictly.
 
-The session fixture runs the same code as `pdestudy book --profile smoke --strict --jobs 2` once; the
-other tests read what it left. Tiny throw-away books (via $PDESTUDY_BOOK) test the runner's
+The session fixture `smoke_book` (conftest.py) runs the same code as `pdestudy book --profile smoke
+--strict --jobs 2` once; the tests here and in test_browser.py read what it left. Tiny throw-away books (via $PDESTUDY_BOOK) test the runner's
 failure paths without the real notebooks.
 """
 import json
@@ -17,15 +17,6 @@ from pdestudy.paths import book_dir
 
 NOTEBOOKS = toc_notebooks(book_dir())
 PROFILES = ("smoke", "default", "paper")
-
-
-@pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory):
-    build_dir = tmp_path_factory.mktemp("book")
-    # two notebooks side by side, as `pdestudy book --jobs 2` (CI time: the smoke chapters are mostly
-    # kernel start-up and imports, which one core does while the other computes)
-    index = build_book(profile="smoke", build_dir=build_dir, strict=True, jobs=2)
-    return build_dir / "smoke", index
 
 
 # ---------------------------------------------------------------------- sources
@@ -154,7 +145,7 @@ def test_a_failing_notebook_stops_the_build_naming_notebook_and_cell(monkeypatch
 
 def test_parameters_staging_and_only(monkeypatch, tmp_path):
     ok = notebook("print(profile, greeting)", params='profile = "default"\ndevice = "auto"\ngreeting = "hi"')
-    other = notebook("import os\nprint('cwd', os.getcwd())")
+    other = notebook("import os\nprint('cwd', os.getcwd())", params='profile = "default"\ndevice = "auto"\nn = 3  # no profile sets it')
     src = tiny_book(tmp_path / "book", {"ok": ok, "other": other})
     monkeypatch.setenv("PDESTUDY_BOOK", str(src))
     build = tmp_path / "build"
@@ -164,6 +155,12 @@ def test_parameters_staging_and_only(monkeypatch, tmp_path):
     staged = build / "smoke" / "src"
     executed = nbformat.read(staged / "ok.ipynb", as_version=4)
     assert executed.cells[2].outputs[0].text == "smoke hello\n"  # `all` and per-notebook parameters
+    # one parameters block shows: the injected one, with every declared value; the defaults are folded
+    assert "hide-input" in executed.cells[0].metadata.tags and executed.cells[0].source == ok.cells[0].source
+    assert "injected-parameters" in executed.cells[1].metadata.tags
+    assert executed.metadata.papermill.parameters == {"profile": "smoke", "device": "auto", "greeting": "hello"}
+    two = nbformat.read(staged / "other.ipynb", as_version=4)
+    assert two.metadata.papermill.parameters == {"profile": "smoke", "device": "auto", "n": 3} and len(two.cells) == 3
     assert nbformat.read(staged / "other.ipynb", as_version=4).cells[2].outputs[0].text.strip() == f"cwd {staged}"
     assert not any(c.get("outputs") for c in json.loads((src / "ok.ipynb").read_text())["cells"])  # sources untouched
     assert yaml.safe_load((staged / "_config.yml").read_text())["parse"]["myst_substitutions"]["profile"] == "smoke"

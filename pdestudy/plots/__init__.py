@@ -248,12 +248,24 @@ def animate(frames, times: Sequence[float], title: str = "", length: float = 1.0
     return animation.FuncAnimation(fig, draw, frames=len(times), interval=interval, blit=False)
 
 
+# matplotlib's player draws its buttons with Font Awesome 4 icons from a CDN; offline (the book's
+# promise) they would be blank, so each icon becomes a plain glyph and the stylesheet link goes
+_PLAYER_GLYPHS = {"fa fa-minus": "−", "fa fa-fast-backward": "◀◀", "fa fa-step-backward": "|◀",
+                  "fa fa-play fa-flip-horizontal": "◀", "fa fa-pause": "❚❚", "fa fa-play": "▶",
+                  "fa fa-step-forward": "▶|", "fa fa-fast-forward": "▶▶", "fa fa-plus": "+"}
+
+
 def animation_html(anim: animation.FuncAnimation):
-    """The animation as self-contained JavaScript + PNG frames (no ffmpeg needed), for a notebook cell."""
+    """The animation as self-contained JavaScript + PNG frames (no ffmpeg, no network), for a notebook cell."""
+    import re
+
     from IPython.display import HTML
 
     with style():
         html = anim.to_jshtml(default_mode="loop")
+    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*"\s*/?>', "", html)
+    for icon, glyph in _PLAYER_GLYPHS.items():
+        html = html.replace(f'<i class="{icon}"></i>', glyph)
     return HTML(html)
 
 
