@@ -305,6 +305,24 @@ class Task:
         """The parameters the optimiser updates (all, unless the task freezes some)."""
         return list(model.parameters())
 
+    def dry_prepare(self) -> None:
+        """`prepare` without training: what the task depends on, built at random (`dry_step`)."""
+
+    def synthetic_batches(self, batch_size: int, grid: tuple[int, int] | None = None) -> list[Any]:
+        """Random batches of the shapes `batch` would serve, from the dataset registry alone (no file
+        read): what `dry_step` trains on, one per dataset of the run; `grid` replaces the registry's
+        H × W where the model's parameters do not depend on it (MATEY)."""
+        raise NotImplementedError
+
+
+def registry_shape(dataset: str, profile: str) -> tuple[list[str], int, int]:
+    """(fields, H, W) of `dataset`'s files in `profile`, from its spec (nothing generated or read)."""
+    from .data.generation import coordinates
+    from .data.registry import get_spec
+    spec = get_spec(dataset, profile)
+    c = coordinates(spec)
+    return list(spec.fields), len(c["y"]), len(c["x"])
+
 
 class SampleTask(Task):
     """The tensor tasks (autoencoder, dynamics, fno): every training pair held as tensors, R-step
@@ -339,6 +357,16 @@ class SampleTask(Task):
     def validate(self, module):
         return evaluate_loss(self.unrolled, self.x_va, self.y_va) if self.x_va is not None else None
 
+    def synthetic_batches(self, batch_size, grid=None):
+        if grid is not None:
+            raise ValueError(f"grid: a {self.cfg.task} model's shapes follow its dataset's grid; only matey takes another")
+        fields, H, W = registry_shape(self.cfg.dataset, self.cfg.profile)
+        shape = (len(fields), H, W)
+        if self.encoder is not None:  # dynamics: the autoencoder's latent grid
+            shape = tuple(self.encoder.encode(torch.zeros(1, *shape, device=self.dev)).shape[1:])
+        x = torch.randn(batch_size, self.cfg.history if self.cfg.task != "autoencoder" else 1, *shape, device=self.dev)
+        return [(x, x if self.cfg.task == "autoencoder" else torch.randn(batch_size, self.steps, *shape, device=self.dev))]
+
 
 class AutoencoderTask(SampleTask):
     steps = 1  # a frame reconstructs itself
@@ -359,6 +387,10 @@ class DynamicsTask(SampleTask):
         self.encoder = train(self.cfg.autoencoder, device=device, root=root, progress=progress).model.to(self.dev).eval()
         for p in self.encoder.parameters():
             p.requires_grad_(False)
+
+    def dry_prepare(self):
+        self.encoder = AutoencoderTask.build_model(TrainConfig.from_dict(self.cfg.autoencoder)).to(self.dev).eval()
+        self.encoder.requires_grad_(False)
 
 
 class FNOTask(SampleTask):
@@ -501,6 +533,22 @@ class MateyTask(Task):
         from .metrics import nmse_per_channel
         d, x, y, leads = batch
         return nmse_per_channel(module(x, d, leads), y).mean()
+
+    def synthetic_batches(self, batch_size, grid=None):
+        from .data.fields import qualified
+        from .data.registry import get_spec
+        cfg, out = self.cfg, []
+        self.sources = []
+        for d, name in enumerate(cfg.datasets or [cfg.dataset]):
+            fields, H, W = registry_shape(name, cfg.profile)
+            H, W = grid or (H, W)
+            self.sources.append(Source(name, qualified(get_spec(name, cfg.profile).system, fields), None, None,
+                                       torch.arange(0)))
+            x = torch.randn(batch_size, cfg.history, len(fields), H, W, device=self.dev)
+            leads = (None if cfg.lead_max is None
+                     else torch.randint(1, cfg.lead_max + 1, (batch_size,), device=self.dev).float())
+            out.append((d, x, torch.randn(batch_size, len(fields), H, W, device=self.dev), leads))
+        return out
 
     @torch.no_grad()
     def validate(self, module, batch: int = 32):
@@ -681,6 +729,40 @@ def load_pretrained(model: nn.Module, pretrained: nn.Module) -> None:
     missing = [k for k in missing if not k.startswith("lead_time.")]
     if missing or unexpected:
         raise ValueError(f"init_from: the pretrained model does not match (missing {missing}, unexpected {unexpected})")
+
+
+def dry_step(cfg: TrainConfig | dict, device: str = "meta", batch_size: int = 1,
+             grid: tuple[int, int] | None = None) -> dict[str, Any]:
+    """One optimisation step of `cfg`'s model, at its full size, on random batches of the shapes its
+    data would have (the registry's grids and fields: nothing is generated, read or written): a
+    configuration too big for this machine (the paper profile) meets every shape, parameter,
+    pretrained checkpoint's layout and the optimiser before a GPU run does. On the meta device
+    nothing is allocated (shapes only); a model whose shapes depend on the data (adaptive tokens)
+    needs a real device, where `grid` (H, W) can stand in for the dataset's (a MATEY model's
+    parameters do not depend on the grid). Returns the loss (NaN on meta), parameter counts, and
+    the trainable parameters left without a gradient."""
+    cfg = cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg)
+    dev = torch.device(device)
+    task = TASK_CLASSES[cfg.task](cfg, dev)
+    torch.manual_seed(cfg.seed)
+    with torch.device(dev):  # parameters are made where they live: on meta, no memory at all
+        task.dry_prepare()
+        model = task.build_model(cfg)
+        if cfg.init_from is not None:  # the pretrained layout must load, rows matched by field name
+            init = TrainConfig.from_dict(cfg.init_from)
+            load_pretrained(model, TASK_CLASSES[init.task].build_model(init))
+    params = task.trainable(model)
+    batches = task.synthetic_batches(batch_size, grid)
+    module = task.wrap(model)
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False)
+    loss = sum(task.loss(module, b) for b in batches) / len(batches)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    opt.step()
+    return dict(loss=float("nan") if dev.type == "meta" else float(loss.detach()), unused=unused,
+                parameters=sum(p.numel() for p in model.parameters()), trainable=sum(p.numel() for p in params),
+                batches=[tuple(b[1].shape) if cfg.task == "matey" else tuple(b[0].shape) for b in batches])
 
 
 @torch.no_grad()

@@ -39,7 +39,7 @@ from ..data.io import validate_file
 from ..data.windows import TrajectoryWindows
 from ..metrics import channel_nrmse, nmse_per_channel, nrmse
 from ..models.matey import MIXERS, Matey, MateyConfig
-from ..train import Run, TrainConfig, train
+from ..train import Run, TrainConfig, registry_shape, train
 from ..utils import get_device, synchronize
 
 DATASET = "colliding_thermals"  # where MATEY ran its attention and tokenization studies (its small miniWeather set)
@@ -64,11 +64,8 @@ STANDARD: dict[str, dict[str, Any]] = {
 
 
 def dataset_grid(dataset: str, profile: str) -> tuple[int, int]:
-    path = dataset_path(dataset, profile)
-    if not path.exists():
-        generate(dataset, profile)
-    with validate_file(path, check_values=False) as ds:
-        return int(ds.sizes["y"]), int(ds.sizes["x"])
+    """(H, W) of `dataset`'s files in `profile`, from the registry: no data generated or read."""
+    return registry_shape(dataset, profile)[1:]
 
 
 def matey_config(profile: str, attention: str = "svit", patch_size: int | None = None, fine_patch_size: int | None = None,

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..data.generation import dataset_path, generate
 from ..data.io import open_dataset, parameters, validate_file
+from ..data.registry import get_spec
 from ..metrics import nrmse, nrmse_per_step
 from ..models.mst import MultiScaleStepper, chain_depths
 from ..train import Run, TrainConfig, train
@@ -36,7 +37,10 @@ def dynamics_config(ae: TrainConfig, encoding: str = "M4", depth: int = 4, heads
                     rollout: int = 1, init_from: TrainConfig | None = None, **train_kw) -> TrainConfig:
     """An MST dynamics model in the latent space of the autoencoder `ae` (whose config it carries)."""
     channels = ae.model.get("channels", [16, 32, 64, 128])
-    res = int(open_dataset_attrs(ae.dataset, ae.profile)["resolution"])
+    try:  # the registry's grid: a config is made without generating (or reading) its data
+        res = get_spec(ae.dataset, ae.profile).resolution
+    except KeyError:  # a dataset the registry does not know (a reader's file): its own attribute
+        res = int(open_dataset_attrs(ae.dataset, ae.profile)["resolution"])
     model = dict(width=channels[-1], depth=depth, heads=heads, encoding=encoding, latent_size=res // 2 ** len(channels))
     return TrainConfig(task="dynamics", dataset=ae.dataset, profile=ae.profile, autoencoder=ae.to_dict(), model=model,
                        lead=lead, rollout=rollout, init_from=init_from.to_dict() if init_from else None, **train_kw)

@@ -506,7 +506,8 @@ class Matey(nn.Module):
             z = self.run_blocks(tokens, None, (ny, nx), cond)[:, -1]  # (B, N, d): last frame
             out = self.decode_tokens(rearrange(z, "b n d -> (b n) 1 d"), pc, ids).unflatten(0, (B, ny * nx))
             per_frame = torch.full((B,), ny * nx, device=x.device)
-            bf, jf = refined.nonzero(as_tuple=True)
+            # uniform tokens refine nothing: no data-dependent indexing (the meta device runs them too)
+            bf, jf = refined.nonzero(as_tuple=True) if c.adaptive else (refined[:0, 0].long(),) * 2
             if len(bf):  # each refined patch: its own short sequence of fine tokens, a correction added
                 r = pc // pf
                 local = self.encode_patches(patches[bf, jf], pf) + self.position(T, geo_f[jf])
