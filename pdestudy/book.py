@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import json
 import multiprocessing
 import os
 import shutil
@@ -109,23 +110,39 @@ def toc_notebooks_of(node: Any, src: Path) -> list[str]:
     return found
 
 
-def dependencies(parts: list[list[str]]) -> dict[str, set[str]]:
+def dependencies(parts: list[list[str]], after_all: set[str] | frozenset = frozenset()) -> dict[str, set[str]]:
     """What each notebook waits for when notebooks run side by side.
 
     The first part (the Data part) holds independent chapters, each generating its own datasets;
     every later part reads those datasets and its own earlier chapters' results (the MATEY
     tokenization chapter reuses the attention chapter's models, fine-tuning the pretrained model),
     never another part's. So: a first-part notebook waits for nothing; a later one for the whole
-    first part and the chapter before it in its part. A toc of one part runs in order.
+    first part and the chapter before it in its part. A toc of one part runs in order. A notebook of
+    `after_all` (metadata ``pdestudy: {waits_for: all}``, e.g. the scorecard, which reads every
+    chapter's record) waits for every notebook before it in toc order.
     """
     if len(parts) == 1:
-        return {nb: set(parts[0][:i]) for i, nb in enumerate(parts[0])}
-    first = set(parts[0])
-    deps = {nb: set() for nb in parts[0]}
-    for part in parts[1:]:
-        for i, nb in enumerate(part):
-            deps[nb] = first | ({part[i - 1]} if i else set())
+        deps = {nb: set(parts[0][:i]) for i, nb in enumerate(parts[0])}
+    else:
+        first = set(parts[0])
+        deps = {nb: set() for nb in parts[0]}
+        for part in parts[1:]:
+            for i, nb in enumerate(part):
+                deps[nb] = first | ({part[i - 1]} if i else set())
+    order = [nb for part in parts for nb in part]
+    for nb in after_all:
+        deps[nb] = set(order[: order.index(nb)])
     return deps
+
+
+def waits_for_all(src: Path, notebooks: list[str]) -> set[str]:
+    """The notebooks whose metadata says ``pdestudy: {waits_for: all}``."""
+    out = set()
+    for rel in notebooks:
+        meta = json.loads((src / f"{rel}.ipynb").read_text(encoding="utf-8")).get("metadata", {})
+        if (meta.get("pdestudy") or {}).get("waits_for") == "all":
+            out.add(rel)
+    return out
 
 
 def select_notebooks(notebooks: list[str], only: str | None) -> list[str]:
@@ -340,7 +357,7 @@ def build_book(profile: str = "default", only: str | None = None, build_dir: str
     if jobs > 1 and len(selected) > 1:
         # from the source, so --only runs the current notebook, not the last executed copy
         execute_side_by_side([(rel, src / f"{rel}.ipynb", staged / f"{rel}.ipynb", notebook_parameters(cfg, rel))
-                              for rel in selected], dependencies(toc_parts(src)), jobs)
+                              for rel in selected], dependencies(toc_parts(src), waits_for_all(src, notebooks)), jobs)
         return build_html(staged, out, strict)
     for i, rel in enumerate(selected, 1):
         params = notebook_parameters(cfg, rel)

@@ -11,7 +11,8 @@ import nbformat
 import pytest
 import yaml
 
-from pdestudy.book import BookError, build_book, dependencies, load_profile, toc_notebooks, toc_parts
+from pdestudy.book import (BookError, build_book, dependencies, load_profile, toc_notebooks, toc_parts,
+                           waits_for_all)
 from pdestudy.cli import main
 from pdestudy.paths import book_dir
 
@@ -104,6 +105,30 @@ def test_matey_chapters_have_figures_and_a_computed_takeaway(smoke_book, page):
     assert "Against persistence" in html  # the takeaway cell's output, computed from the chapter's numbers
 
 
+@pytest.mark.slow
+def test_the_scorecard_shows_the_chapters_stored_verdicts(smoke_book):
+    from pdestudy.experiments import scorecard as SC
+    out, _ = smoke_book
+    nb = nbformat.read(out / "src" / "discussion" / "scorecard.ipynb", as_version=4)
+    table = next(o.data["text/markdown"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                 if "text/markdown" in o.get("data", {}) and "| paper | claim |" in o.data["text/markdown"])
+    lines = {ln.split(" | ")[1]: ln for ln in table.splitlines()[2:]}  # statement → its row
+    stored = SC.load_records("smoke")
+    # every MATEY chapter and every MST chapter but the FNO one on sets the smoke book does not train
+    assert {"matey.avit", "matey.svit", "matey.adaptive", "matey.vit8x", "matey.transfer", "mst.encodings",
+            "mst.rollout", "mst.multiscale"} <= set(stored)
+    for cid, claim in SC.CLAIMS.items():
+        row = lines[claim.statement.replace("|", "\\|")]
+        if cid in stored:  # the page shows exactly the stored verdict and numbers
+            assert f"| **{stored[cid]['verdict']}** | {stored[cid]['ours']} |" in row, cid
+        else:
+            assert "| **not tested** |" in row, cid
+    html = (out / "_build" / "html" / "discussion" / "scorecard.html").read_text()
+    table = html[html.index("<table"): html.index("</table>")]  # rendered as a table, each claim linked to its chapter
+    assert table.count("<tr") == len(SC.CLAIMS) + 1
+    assert 'href="../mst/rollout.html"' in table and 'href="../matey/finetuning.html"' in table
+
+
 # ---------------------------------------------------------------------- the runner, on tiny books
 def notebook(*sources, params='profile = "default"\ndevice = "auto"'):
     nb = nbformat.v4.new_notebook()
@@ -187,10 +212,11 @@ def test_side_by_side_dependencies_follow_the_parts():
     assert deps["mst/y"] == {"data/a", "data/b", "mst/x"} and deps["matey/q"] == {"data/a", "data/b", "matey/p"}
     assert dependencies([["a", "b", "c"]]) == {"a": set(), "b": {"a"}, "c": {"a", "b"}}  # one part: in order
 
-    book = dependencies(toc_parts(book_dir()))  # the real book: fine-tuning after pretraining after the data
+    book = dependencies(toc_parts(book_dir()), waits_for_all(book_dir(), NOTEBOOKS))  # the real book: fine-tuning after pretraining after the data
     data = {nb for nb in NOTEBOOKS if nb.startswith("data/")}
     assert book["matey/finetuning"] == data | {"matey/pretraining"} and book["matey/tokenization"] >= {"matey/attention"}
     assert set(book) == set(NOTEBOOKS)
+    assert book["discussion/scorecard"] == set(NOTEBOOKS) - {"discussion/scorecard"}  # it reads every chapter's record
 
 
 def test_side_by_side_execution_respects_dependencies_and_names_a_failure(monkeypatch, tmp_path):

@@ -41,6 +41,7 @@ from ..metrics import channel_nrmse, nmse_per_channel, nrmse
 from ..models.matey import MIXERS, Matey, MateyConfig
 from ..train import Run, TrainConfig, registry_shape, train
 from ..utils import get_device, synchronize
+from .scorecard import record as record_claims, run_scale  # noqa: F401 — the chapters record verdicts through the protocol
 
 DATASET = "colliding_thermals"  # where MATEY ran its attention and tokenization studies (its small miniWeather set)
 
@@ -403,10 +404,12 @@ def _persistence_line(nr: dict[str, float], pers: float) -> str:
 
 
 def attention_verdict(measured: dict[str, Measured], attentions: Sequence[str], sizes: Sequence[str],
-                      persistence: dict[str, Any]) -> list[str]:
+                      persistence: dict[str, Any], claims: list | None = None, scale: str = "") -> list[str]:
     """The attention chapter's takeaway, as Markdown bullet lines, from its measured models ("<attention> <size>").
 
-    `sizes` are ordered small to large (by parameter count here, whatever order they come in)."""
+    `sizes` are ordered small to large (by parameter count here, whatever order they come in). With
+    `claims` (a list), the verdicts on the paper's claims are appended to it for the scorecard."""
+    from .scorecard import verdict as _verdict
     sizes = sorted(sizes, key=lambda s: measured[f"{attentions[0]} {s}"].run.n_parameters)
     nr = {k: m.scores["nrmse"] for k, m in measured.items()}
     lines = [_persistence_line(nr, persistence["nrmse"])]
@@ -427,8 +430,13 @@ def attention_verdict(measured: dict[str, Measured], attentions: Sequence[str], 
                 worse.append(s)
         slower = all(measured[f"avit {s}"].cost["step_seconds"] >= max(measured[f"{a} {s}"].cost["step_seconds"]
                                                                         for a in others) for s in sizes)
-        verdict = ("**holds**" if len(worse) == len(sizes) else "**partly holds**" if worse else
-                   "**does not hold at our scale**")
+        outcome = "holds" if len(worse) == len(sizes) else "partly" if worse else "does not hold"
+        verdict = {"holds": "**holds**", "partly": "**partly holds**", "does not hold": "**does not hold at our scale**"}[outcome]
+        informative = min(nr.values()) < persistence["nrmse"]
+        if claims is not None:
+            claims.append(_verdict("matey.avit", outcome, f"AViT resolved-worse than the best other scheme at "
+                                   f"{len(worse)} of {len(sizes)} sizes; its step the slowest: {'yes' if slower else 'no'}",
+                                   scale, informative, "no model beats persistence"))
         lines.append("* **AViT needs more weights and training time for the same accuracy** (the paper): " + verdict
                      + f" — AViT is resolved-worse than the best other scheme of its size at "
                      + (", ".join(worse) if worse else "no size") + f" of {len(sizes)}, and its training step is "
@@ -440,6 +448,12 @@ def attention_verdict(measured: dict[str, Measured], attentions: Sequence[str], 
         sv, vi = measured[f"svit {s}"], measured[f"vit {s}"]
         cheaper = sv.cost["attention_flops"] < vi.cost["attention_flops"]
         close = _within_spread(sv, vi) or sv.scores["nrmse"] < vi.scores["nrmse"]
+        if claims is not None:
+            claims.append(_verdict("matey.svit", "holds" if cheaper and close else "partly" if cheaper or close else
+                                   "does not hold", f"at {s}: SViT {sv.scores['nrmse']:.4f} vs ViT {vi.scores['nrmse']:.4f} "
+                                   f"NRMSE, {sv.cost['attention_flops'] / max(vi.cost['attention_flops'], 1):.2f}× ViT's "
+                                   "attention FLOPs", scale, min(nr.values()) < persistence["nrmse"],
+                                   "no model beats persistence"))
         lines.append(f"* **SViT balances cost and accuracy** (the paper): at {s}, SViT {sv.scores['nrmse']:.4f} vs ViT "
                      f"{vi.scores['nrmse']:.4f}, attention FLOPs {sv.cost['attention_flops'] / max(vi.cost['attention_flops'], 1):.2f}× "
                      f"ViT's, {sv.cost['step_seconds']:.3f} vs {vi.cost['step_seconds']:.3f} s per step — "
@@ -480,8 +494,15 @@ def cost_ratio(a: Measured, b: Measured) -> dict[str, float]:
 
 
 def tokenization_verdict(measured: dict[str, Measured], attentions: Sequence[str], gamma: float,
-                         persistence: dict[str, Any], profile: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """The tokenization chapter's takeaway lines and its adaptive-vs-uniform table, from its measured models."""
+                         persistence: dict[str, Any], profile: str, claims: list | None = None,
+                         scale: str = "") -> tuple[list[str], list[dict[str, Any]]]:
+    """The tokenization chapter's takeaway lines and its adaptive-vs-uniform table, from its measured
+    models; with `claims` (a list), the verdicts on the paper's two claims are appended to it.
+
+    "Almost 8×" holds where the cheapest uniform ViT as accurate as the best adaptive ViT takes at
+    least 4× its time per step (the paper's factor, halved for "almost"); partly where only its
+    attention FLOPs are 4× or more."""
+    from .scorecard import verdict as _verdict
     coarse, middle, fine = STANDARD[profile]["patches"]
     nr = {k: m.scores["nrmse"] for k, m in measured.items()}
     lines = [_persistence_line(nr, persistence["nrmse"])]
@@ -509,6 +530,12 @@ def tokenization_verdict(measured: dict[str, Measured], attentions: Sequence[str
                          "equally accurate uniform": ref.label if ref else "none",
                          "its attention FLOPs / adaptive": cost_ratio(ref, ad)["attention FLOPs"] if ref else float("nan"),
                          "its s/step / adaptive": cost_ratio(ref, ad)["s / step"] if ref else float("nan")})
+    informative = min(nr.values()) < persistence["nrmse"]
+    if claims is not None and holds:
+        claims.append(_verdict("matey.adaptive", "holds" if all(holds) else "partly" if any(holds) else "does not hold",
+                               f"holds for {sum(holds)} of {len(holds)} adaptive models: " + "; ".join(
+                                   f"{r['adaptive']} {r['NRMSE']:.4f} vs middle {r['middle NRMSE']:.4f}" for r in rows),
+                               scale, informative, "no model beats persistence"))
     lines.append(f"* **Adaptive ≈ uniform middle patches at lower cost** (the paper): holds for {sum(holds)} of "
                  f"{len(holds)} adaptive models (accuracy at least the middle patches' within twice the standard error, "
                  f"with fewer attention FLOPs and less time per step). " + "; ".join(
@@ -526,6 +553,14 @@ def tokenization_verdict(measured: dict[str, Measured], attentions: Sequence[str
                      + f"; against uniform fine patches, {best['attention FLOPs: fine / adaptive']:.1f}× the attention FLOPs "
                        f"and {best['s/step: fine / adaptive']:.1f}× the time per step, for "
                        f"{best['tokens: fine / adaptive']:.1f}× the tokens. Paper: ≈ 8×.")
+        if claims is not None:
+            found = best["equally accurate uniform"] != "none"
+            t, f = best["its s/step / adaptive"], ratio
+            outcome = ("does not hold" if not found else "holds" if t >= 4 else "partly" if f >= 4 else "does not hold")
+            claims.append(_verdict("matey.vit8x", outcome, (
+                f"{best['adaptive']}: the cheapest uniform ViT as accurate ({best['equally accurate uniform']}) costs "
+                f"{f:.1f}× its attention FLOPs and {t:.1f}× its time per step" if found else
+                f"{best['adaptive']}: no uniform ViT as accurate"), scale, informative, "no model beats persistence"))
     return lines, rows
 
 
@@ -784,8 +819,14 @@ def _gain(study, g, arm, k) -> float:
     return (i - p) / i
 
 
-def transfer_verdict(study: dict[str, Any]) -> list[str]:
-    """The paper's four questions, answered from the fine-tuning numbers."""
+def transfer_verdict(study: dict[str, Any], claims: list | None = None, scale: str = "") -> list[str]:
+    """The paper's four questions, answered from the fine-tuning numbers; with `claims` (a list), the
+    verdict on the transfer claim is appended to it, from the targets where the best model resolves
+    from persistence: it holds where pretrained arms beat their INIT twins (beyond twice the standard
+    error) in more than half of the (target, arm, size) cases, with a larger gain at the smallest
+    data size than at the largest, and PREPOST's mean gain at least ALL's; partly where they win
+    more often than they lose."""
+    from .scorecard import verdict as _verdict
     runs, lines = study["runs"], []
     pairs = [(g, arm, k) for g in study["targets"] for arm in ("PREPOST", "ALL") for k in study["sizes"][g]
              if (g, arm, k) in runs and (g, f"{arm} INIT", k) in runs]
@@ -830,6 +871,7 @@ def transfer_verdict(study: dict[str, Any]) -> list[str]:
     beat = sum(r.scores[g]["nrmse"] < study["persistence"][g]["nrmse"] for (g, _, _), r in runs.items())
     lines.append(f"* **Against persistence**: {beat} of {len(runs)} fine-tuned models beat it ("
                  + ", ".join(f"{g} {study['persistence'][g]['nrmse']:.4f}" for g in study["targets"]) + ").")
+    informative = []
     for g in study["targets"]:  # is the comparison on this target informative at all?
         best = min((r for (t, _, _), r in runs.items() if t == g), key=lambda r: r.scores[g]["nrmse"])
         pers = study["persistence"][g]
@@ -838,4 +880,22 @@ def transfer_verdict(study: dict[str, Any]) -> list[str]:
                          f"{best.scores[g]['nrmse']:.4f}) does not beat persistence ({pers['nrmse']:.4f}) by more than "
                          f"twice the standard error, so the differences between arms on {g} above are noise, not "
                          f"evidence for or against the claim.")
+        else:
+            informative.append(g)
+    if claims is not None:
+        use = [p for p in pairs if p[0] in informative]
+        out = [helps(*p) for p in use]
+        gain = lambda arm, i: [_gain(study, g, arm, study["sizes"][g][i]) for g in informative  # noqa: E731
+                               if (g, arm, study["sizes"][g][i]) in runs]
+        mean = lambda v: sum(v) / len(v) if v else float("nan")  # noqa: E731
+        small_first = all(mean(gain(a, 0)) > mean(gain(a, -1)) for a in ("ALL", "PREPOST") if gain(a, 0))
+        prepost = mean(gain("PREPOST", 0) + gain("PREPOST", -1)) >= mean(gain("ALL", 0) + gain("ALL", -1))
+        outcome = ("holds" if out and out.count("better") > len(out) / 2 and small_first and prepost
+                   else "partly" if out.count("better") > out.count("worse") else "does not hold")
+        claims.append(_verdict("matey.transfer", outcome, (
+            f"on {', '.join(informative) or 'no target'}: pretrained better than INIT in {out.count('better')}, worse in "
+            f"{out.count('worse')}, tied in {out.count('≈')} of {len(out)} cases; mean gain at the smallest / largest size "
+            f"ALL {mean(gain('ALL', 0)):+.1%} / {mean(gain('ALL', -1)):+.1%}, PREPOST {mean(gain('PREPOST', 0)):+.1%} / "
+            f"{mean(gain('PREPOST', -1)):+.1%}"), scale, bool(informative),
+            "on no target does the best model beat persistence"))
     return lines

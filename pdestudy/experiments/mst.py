@@ -723,3 +723,74 @@ def spectral_ratio(k: Any, E: Any, E_ref: Any, kmin: float = 0, kmax: float = fl
     sel = (k >= kmin) & (k <= kmax) & (E_ref > floor * E_ref.max())
     return float(E[sel].sum() / E_ref[sel].sum())
 
+
+
+# --------------------------------------------------------------------------- verdicts for the scorecard
+# Each chapter's takeaway states these outcomes in words; these functions decide them from the same
+# numbers, for `scorecard.record`. "Informative" means the best model beats persistence.
+def run_scale(cfg: TrainConfig) -> str:
+    from .scorecard import run_scale as scale
+    return scale(cfg)
+
+
+def encodings_claim(summary: dict[str, dict[str, Any]], persistence: float, scale: str):
+    """M4 best of the encodings (rows of `seed_summary` by name): holds when first by more than the
+    largest spread over seeds, partly when first within it."""
+    from .scorecard import verdict
+    enc = list(summary)
+    ranked = sorted(enc, key=lambda e: summary[e]["nRMSE"])
+    spread = max(summary[e]["± std over seeds"] for e in enc)
+    if "M4" not in enc or len(enc) < 2:
+        return verdict("mst.encodings", "not tested", "M4 or its rivals not trained", scale)
+    runner = next(e for e in ranked if e != "M4")
+    gap = summary[runner]["nRMSE"] - summary["M4"]["nRMSE"]
+    outcome = "holds" if ranked[0] == "M4" and gap > spread else "partly" if ranked[0] == "M4" else "does not hold"
+    return verdict("mst.encodings", outcome, f"best {ranked[0]} {summary[ranked[0]]['nRMSE']:.4f}; M4 "
+                   f"{summary['M4']['nRMSE']:.4f}, {runner} {summary[runner]['nRMSE']:.4f}; largest seed spread {spread:.4f}; "
+                   f"persistence {persistence:.4f}", scale, summary[ranked[0]]["nRMSE"] < persistence,
+                   "no encoding beats persistence")
+
+
+def rollout_claim(err: dict[int, float], persistence: float, scale: str):
+    """R = 2 and 4 below R = 1: holds when both are, partly when one is."""
+    from .scorecard import verdict
+    trained = [R for R in (2, 4) if R in err]
+    if 1 not in err or not trained:
+        return verdict("mst.rollout", "not tested", "R = 1 or R = 2, 4 not trained", scale)
+    better = [R for R in trained if err[R] < err[1]]
+    outcome = "holds" if len(better) == len(trained) else "partly" if better else "does not hold"
+    return verdict("mst.rollout", outcome, ", ".join(f"R = {R}: {e:.4f}" for R, e in sorted(err.items()))
+                   + f"; persistence {persistence:.4f}", scale, min(err.values()) < persistence,
+                   "no rollout length beats persistence")
+
+
+def multiscale_claim(results: dict[str, dict[str, Any]], scale: str):
+    """4S against 1S (rows of `evaluate_scale_sets`): lower error and lower rollout time."""
+    from .scorecard import verdict
+    r1, r4, pers = results["1S"], results["4S"], results["persistence"]["nrmse"]
+    lower, faster = r4["nrmse"] < r1["nrmse"], r4["rollout_seconds"] < r1["rollout_seconds"]
+    outcome = "holds" if lower and faster else "partly" if lower or faster else "does not hold"
+    return verdict("mst.multiscale", outcome, f"4S {r4['nrmse']:.4f} vs 1S {r1['nrmse']:.4f} nRMSE; rollout "
+                   f"{r4['rollout_seconds']:.3f} vs {r1['rollout_seconds']:.3f} s; persistence {pers:.4f}", scale,
+                   min(r1["nrmse"], r4["nrmse"]) < pers, "neither chain beats persistence")
+
+
+def mst_fno_claims(summary: Sequence[dict[str, Any]], runs: dict[str, "MstFnoRuns"],
+                   mst: str = "MST 4S", fno: str = "FNO k=10") -> list:
+    """Per dataset (rows of `mst_fno_summary`): MST at least as accurate as the FNO, with both
+    training times beside (the MST chain counts its autoencoder), at the MST chain's scale."""
+    from .scorecard import CLAIMS, verdict
+    out = []
+    for r in summary:
+        cid = f"mst.fno.{r['dataset']}"
+        if cid not in CLAIMS:
+            continue
+        run = runs[r["dataset"]]
+        scale = run_scale(run.mst[min(run.mst)].config)
+        t_mst = run.autoencoder.train_seconds + sum(x.train_seconds for x in run.mst.values())
+        t_fno = run.fno[int(fno.split("=")[1])].train_seconds if int(fno.split("=")[1]) in run.fno else float("nan")
+        out.append(verdict(cid, "holds" if r[mst] <= r[fno] else "does not hold",
+                           f"{mst} {r[mst]:.4f} vs {fno} {r[fno]:.4f} nRMSE (persistence {r['persistence']:.4f}); "
+                           f"trained {t_mst:.0f} s vs {t_fno:.0f} s", scale,
+                           min(r[mst], r[fno]) < r["persistence"], "neither model beats persistence"))
+    return out
