@@ -290,7 +290,8 @@ def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], dep
     failure: BaseException | None = None
     with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         while running or (pending and failure is None):
-            for job in [j for j in pending if deps[j[0]] <= done][: max(0, workers - len(running))] if failure is None else []:
+            ready = [j for j in pending if deps[j[0]] <= done] if failure is None else []  # after a failure: none
+            for job in ready[: workers - len(running)]:
                 rel, source, path, params = job
                 pending.remove(job)
                 print(f"[{names.index(rel) + 1}/{n}] executing {rel}.ipynb with {params}", flush=True)

@@ -13,7 +13,11 @@ What it does, and why:
   multi-physics pretraining: each step draws one dataset uniformly, then a batch from it; each is
   validated every epoch, the best epoch has the lowest mean), fix `steps_per_epoch` whatever the
   data size, keep `train_trajectories` of the training split, start `init_from` a finished run
-  (field rows matched by name) and `freeze` all but the field embedding and output layer.
+  (field rows matched by name), `freeze` all but the field embedding and output layer, and take
+  its windows from `frames` of each trajectory (a transient before the flow settles).
+* **A dry step.** `dry_step` builds a config's model at full size and takes one optimisation step
+  on random data of its dataset's shapes, read from the registry: the paper profile's models are
+  checked on a machine that could never train them (tests/test_paper_profile.py).
 * **Honest validation.** A validation split is carved out of the *training* trajectories (the last
   `val_fraction` of them). It drives ReduceLROnPlateau and the choice of the best epoch, whose
   weights are kept separately and reported with their epoch number. Test trajectories are never
