@@ -1,6 +1,6 @@
 """The `pdestudy` command.
 
-    pdestudy data generate NAME [NAME ...|all] [--profile P] [--force] [--root DIR] [--device auto]
+    pdestudy data generate NAME [NAME ...|all] [--profile P] [--force] [--root DIR] [--device auto] [--workers N]
     pdestudy data info PATH
     pdestudy data list [--profile P] [--root DIR]
     pdestudy book [--profile P] [--only NOTEBOOK] [--strict] [--build-dir DIR] [--jobs N]
@@ -55,7 +55,7 @@ def grid_label(spec) -> str:
 def cmd_data_generate(args) -> int:
     profile = check_profile(args.profile)
     for name in dataset_list(args.names):
-        path = generate(name, profile, root=args.root, force=args.force, device=args.device)
+        path = generate(name, profile, root=args.root, force=args.force, device=args.device, workers=args.workers)
         print(path)
     return 0
 
@@ -126,6 +126,9 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--force", action="store_true", help="generate again even if a valid file exists")
     g.add_argument("--root", default=None, help="data root (default: $PDESTUDY_DATA or data/generated)")
     g.add_argument("--device", default="auto", help="torch device: auto (CUDA if present), cpu, cuda, ...")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes solving batches on the CPU (default: every core; 1 for the smoke profile); "
+                        "the file is the same whatever N")
     g.set_defaults(func=cmd_data_generate)
 
     i = data_sub.add_parser("info", help="validate a data file and describe it (pdestudy, PDEBench or The Well)")

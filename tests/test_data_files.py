@@ -102,11 +102,13 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
 
 
 def test_streamed_generation_equals_one_batch(tmp_path):
-    # batches are written to the file as they are solved: the file equals the one written in one go
-    # (diffusion–reaction: the cheapest smoke set; every system writes through the same streamed writer)
+    # batches are written to the file as they are solved, here by two worker processes: the file equals
+    # the one written in one go by this process (diffusion–reaction: the cheapest smoke set; every system
+    # writes through the same streamed writer and the same pool)
     one = open_dataset(generate("diffusion_reaction", "smoke", root=tmp_path / "a", batch_size=6, progress=False))
-    many = open_dataset(generate("diffusion_reaction", "smoke", root=tmp_path / "b", batch_size=4, progress=False))
-    assert one.sizes["trajectory"] == 6  # two batches of 4 and 2 against one of 6
+    many = open_dataset(generate("diffusion_reaction", "smoke", root=tmp_path / "b", batch_size=2, progress=False,
+                                 workers=2))
+    assert one.sizes["trajectory"] == 6  # three batches of 2, solved side by side, against one of 6
     for field in ("u", "v"):
         np.testing.assert_array_equal(one[field].values, many[field].values)
     np.testing.assert_array_equal(one["seed"].values, many["seed"].values)
@@ -119,6 +121,11 @@ def test_writer_refuses_a_file_with_missing_trajectories(tmp_path):
         with io.dataset_writer(tmp_path / "x.nc", ["w"], coords, {}) as writer:
             writer.write(0, {"w": np.zeros((2, 2, 2, 2))})
     assert not list(tmp_path.iterdir())
+
+
+def test_generation_workers_must_be_a_count(tmp_path):
+    with pytest.raises(ValueError, match="workers"):
+        generate("diffusion_reaction", "smoke", root=tmp_path, workers=0, progress=False)
 
 
 def test_unstable_generation_writes_nothing(tmp_path, monkeypatch):

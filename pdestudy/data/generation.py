@@ -1,7 +1,10 @@
 """Generate a dataset of the registry into its file: `pdestudy data generate NAME`."""
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
 import importlib
+import multiprocessing
 import os
 import platform
 import time
@@ -85,9 +88,33 @@ def is_current(path: Path, spec: DatasetSpec) -> bool:
         return False
 
 
+def _solve(module, spec: DatasetSpec, seeds: list[int], ids: list[int], dev: torch.device,
+           progress: bool) -> tuple[dict, float]:
+    """One batch of trajectories `ids` from `seeds`: (fields, solver seconds)."""
+    start = time.perf_counter()
+    fields = module.simulate(spec, seeds, ids, device=dev, progress=progress)
+    return fields, time.perf_counter() - start
+
+
+def _solve_in_worker(name: str, profile: str, seeds: list[int], ids: list[int], device: str) -> tuple[dict, float]:
+    spec = get_spec(name, profile)
+    return _solve(system_module(spec), spec, seeds, ids, get_device(device), False)
+
+
+def default_workers(spec: DatasetSpec, n_batches: int) -> int:
+    """Worker processes for a CPU generation: every core, at most one per batch; 1 for the smoke
+    profile, whose files take less time to solve than a worker takes to start (importing torch)."""
+    return 1 if spec.profile == "smoke" else max(1, min(os.cpu_count() or 1, n_batches))
+
+
 def generate(name: str, profile: str = "default", root=None, force: bool = False, batch_size: int | None = None,
-             device: str = "auto", progress: bool = True) -> Path:
-    """Generate dataset `name` for `profile` unless a valid, up-to-date file exists; returns its path."""
+             device: str = "auto", progress: bool = True, workers: int | None = None) -> Path:
+    """Generate dataset `name` for `profile` unless a valid, up-to-date file exists; returns its path.
+
+    On the CPU the solvers step on one thread (bitwise batch independence, `deterministic_fft`), so
+    batches are solved in `workers` processes (default `default_workers`: every core) and written
+    in order: the file's values are the same whatever the number of workers. The workers are
+    spawned, so a script calling this needs the ``if __name__ == "__main__":`` guard."""
     spec = get_spec(name, profile)
     path = dataset_path(name, profile, root)
     if not force and path.exists():
@@ -119,22 +146,43 @@ def generate(name: str, profile: str = "default", root=None, force: bool = False
         host=f"{os.cpu_count()} CPU cores ({platform.machine()}), device {dev}",
     )
     batches = [range(i, min(i + batch_size, spec.n_trajectories)) for i in range(0, spec.n_trajectories, batch_size)]
-    seconds = 0.0  # solver time only: writing the batches to disk is not the solver's cost
+    if workers is None:
+        workers = default_workers(spec, len(batches)) if dev.type == "cpu" else 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: a number of processes, at least 1; got {workers!r}")
+    seconds = 0.0  # solver time only (summed over workers): writing the batches to disk is not the solver's cost
     # Batches go to disk as they are solved, so a dataset larger than memory can be generated; the
     # file appears at `path` only once every trajectory is in it.
     with dataset_writer(path, spec.fields, coords, attrs) as writer, \
-            tqdm(batches, desc=f"{name} ({profile})", unit="batch", disable=not progress) as bar:
-        for ids in bar:
-            start = time.perf_counter()
-            fields = module.simulate(spec, [seeds[i] for i in ids], list(ids), device=dev, progress=progress)
-            seconds += time.perf_counter() - start
+            tqdm(total=len(batches), desc=f"{name} ({profile})", unit="batch", disable=not progress) as bar, \
+            contextlib.ExitStack() as stack:
+        if workers > 1:  # at most 2 batches a worker in flight: memory stays bounded, every core busy
+            pool = stack.enter_context(cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
+            submit = lambda ids: pool.submit(_solve_in_worker, name, profile, [seeds[i] for i in ids], list(ids),  # noqa: E731
+                                             str(dev))
+            results = _in_order(list(batches), submit, 2 * workers)
+        else:
+            results = ((ids, _solve(module, spec, [seeds[i] for i in ids], list(ids), dev, progress)) for ids in batches)
+        for ids, (fields, solve_seconds) in results:
+            seconds += solve_seconds
             for k, v in fields.items():
                 if v.shape != (len(ids), *shape):
                     raise ValueError(f"pdestudy.data.{spec.system}.simulate returned field {k!r} of shape {v.shape} for "
                                      f"{spec.name}; its coordinates say ({len(ids)}, time, y, x) = ({len(ids)}, "
                                      f"{', '.join(map(str, shape))})")
             writer.write(ids.start, fields)
+            bar.update(1)
         writer.attrs.update(generation_seconds=round(seconds, 3),
                             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     return path
 
+
+def _in_order(todo: list, submit, depth: int):
+    """(batch, result) in batch order, keeping at most `depth` batches submitted ahead."""
+    inflight: list = []
+    while todo or inflight:
+        while todo and len(inflight) < depth:
+            ids = todo.pop(0)
+            inflight.append((ids, submit(ids)))
+        ids, fut = inflight.pop(0)
+        yield ids, fut.result()
