@@ -24,6 +24,7 @@ from ..metrics import nrmse, nrmse_per_step
 from ..models.mst import MultiScaleStepper, chain_depths
 from ..train import Run, TrainConfig, train
 from ..utils import get_device, synchronize
+from .scorecard import run_scale  # noqa: F401 — the chapters state their scale through the protocol
 
 START = 10  # the MST protocol's first known frame
 
@@ -728,11 +729,6 @@ def spectral_ratio(k: Any, E: Any, E_ref: Any, kmin: float = 0, kmax: float = fl
 # --------------------------------------------------------------------------- verdicts for the scorecard
 # Each chapter's takeaway states these outcomes in words; these functions decide them from the same
 # numbers, for `scorecard.record`. "Informative" means the best model beats persistence.
-def run_scale(cfg: TrainConfig) -> str:
-    from .scorecard import run_scale as scale
-    return scale(cfg)
-
-
 def encodings_claim(summary: dict[str, dict[str, Any]], persistence: float, scale: str):
     """M4 best of the encodings (rows of `seed_summary` by name): holds when first by more than the
     largest spread over seeds, partly when first within it."""
