@@ -110,16 +110,20 @@ def toc_notebooks_of(node: Any, src: Path) -> list[str]:
     return found
 
 
-def dependencies(parts: list[list[str]], after_all: set[str] | frozenset = frozenset()) -> dict[str, set[str]]:
+def dependencies(parts: list[list[str]], waits_for: dict[str, str | list[str]] | None = None) -> dict[str, set[str]]:
     """What each notebook waits for when notebooks run side by side.
 
     The first part (the Data part) holds independent chapters, each generating its own datasets;
     every later part reads those datasets and its own earlier chapters' results (the MATEY
-    tokenization chapter reuses the attention chapter's models, fine-tuning the pretrained model),
-    never another part's. So: a first-part notebook waits for nothing; a later one for the whole
-    first part and the chapter before it in its part. A toc of one part runs in order. A notebook of
-    `after_all` (metadata ``pdestudy: {waits_for: all}``, e.g. the scorecard, which reads every
-    chapter's record) waits for every notebook before it in toc order.
+    tokenization chapter reuses the attention chapter's models, fine-tuning the pretrained model).
+    So: a first-part notebook waits for nothing; a later one for the chapter before it in its part
+    (and, through it, for whatever that one waited for) and for what its metadata names
+    (``pdestudy: {waits_for: [data/thermals]}``: the Data chapters whose datasets it reads, or another
+    part's chapter whose models it reuses); the first chapter of a part without such metadata waits
+    for the whole first part. Naming the data lets a part start as soon as its own data exist,
+    instead of idling a core until the slowest Data chapter ends. ``waits_for: all`` (e.g. the
+    scorecard, which reads every chapter's record) means every notebook before it in toc order.
+    A toc of one part runs in order.
     """
     if len(parts) == 1:
         deps = {nb: set(parts[0][:i]) for i, nb in enumerate(parts[0])}
@@ -128,20 +132,47 @@ def dependencies(parts: list[list[str]], after_all: set[str] | frozenset = froze
         deps = {nb: set() for nb in parts[0]}
         for part in parts[1:]:
             for i, nb in enumerate(part):
-                deps[nb] = first | ({part[i - 1]} if i else set())
+                deps[nb] = {part[i - 1]} if i else set(first)
     order = [nb for part in parts for nb in part]
-    for nb in after_all:
-        deps[nb] = set(order[: order.index(nb)])
+    for nb, after in (waits_for or {}).items():
+        if after == "all":
+            deps[nb] = set(order[: order.index(nb)])
+            continue
+        unknown = [a for a in after if a not in deps]
+        if unknown or nb in after:
+            raise BookError(f"{nb}.ipynb: metadata pdestudy.waits_for names {unknown or [nb]}, "
+                            f"{'not notebooks of _toc.yml' if unknown else 'itself'}")
+        if len(parts) > 1 and nb not in parts[0]:
+            part = next(p for p in parts if nb in p)
+            i = part.index(nb)
+            deps[nb] = set(after) | ({part[i - 1]} if i else set())
     return deps
 
 
-def waits_for_all(src: Path, notebooks: list[str]) -> set[str]:
-    """The notebooks whose metadata says ``pdestudy: {waits_for: all}``."""
-    out = set()
+def transitive(deps: dict[str, set[str]], nb: str) -> set[str]:
+    """Everything `nb` waits for, directly or through what it waits for."""
+    seen: set[str] = set()
+    todo = list(deps[nb])
+    while todo:
+        d = todo.pop()
+        if d not in seen:
+            seen.add(d)
+            todo.extend(deps[d])
+    return seen
+
+
+def waits_for(src: Path, notebooks: list[str]) -> dict[str, str | list[str]]:
+    """Each notebook's metadata ``pdestudy: {waits_for: all | [notebook, ...]}``, where it has one."""
+    out: dict[str, str | list[str]] = {}
     for rel in notebooks:
         meta = json.loads((src / f"{rel}.ipynb").read_text(encoding="utf-8")).get("metadata", {})
-        if (meta.get("pdestudy") or {}).get("waits_for") == "all":
-            out.add(rel)
+        after = (meta.get("pdestudy") or {}).get("waits_for")
+        if after is None:
+            continue
+        if not (after == "all" or (isinstance(after, list) and all(isinstance(a, str) for a in after))):
+            raise BookError(f"{rel}.ipynb: metadata pdestudy.waits_for must be 'all' or a list of notebooks "
+                            f"(e.g. [mst/multiscale]), got {after!r}")
+        out[rel] = after
     return out
 
 
@@ -358,7 +389,7 @@ def build_book(profile: str = "default", only: str | None = None, build_dir: str
     if jobs > 1 and len(selected) > 1:
         # from the source, so --only runs the current notebook, not the last executed copy
         execute_side_by_side([(rel, src / f"{rel}.ipynb", staged / f"{rel}.ipynb", notebook_parameters(cfg, rel))
-                              for rel in selected], dependencies(toc_parts(src), waits_for_all(src, notebooks)), jobs)
+                              for rel in selected], dependencies(toc_parts(src), waits_for(src, notebooks)), jobs)
         return build_html(staged, out, strict)
     for i, rel in enumerate(selected, 1):
         params = notebook_parameters(cfg, rel)

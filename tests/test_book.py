@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from pdestudy.book import (BookError, build_book, dependencies, load_profile, toc_notebooks, toc_parts,
-                           waits_for_all)
+                           transitive, waits_for)
 from pdestudy.cli import main
 from pdestudy.paths import book_dir
 
@@ -209,14 +209,47 @@ def test_side_by_side_dependencies_follow_the_parts():
     deps = dependencies(parts)
     assert deps["data/a"] == deps["data/b"] == set()  # Data chapters: independent
     assert deps["mst/x"] == deps["matey/p"] == {"data/a", "data/b"}
-    assert deps["mst/y"] == {"data/a", "data/b", "mst/x"} and deps["matey/q"] == {"data/a", "data/b", "matey/p"}
+    assert deps["mst/y"] == {"mst/x"} and deps["matey/q"] == {"matey/p"}  # and through it, the data
+    assert transitive(deps, "matey/q") == {"data/a", "data/b", "matey/p"}
     assert dependencies([["a", "b", "c"]]) == {"a": set(), "b": {"a"}, "c": {"a", "b"}}  # one part: in order
+    named = dependencies(parts, {"mst/x": ["data/a"], "matey/p": ["data/b", "mst/y"], "matey/q": "all"})  # metadata
+    assert named["mst/x"] == {"data/a"} and named["mst/y"] == {"mst/x"}  # only the data it reads, then its part
+    assert named["matey/p"] == {"data/b", "mst/y"} and named["matey/q"] == set(parts[0] + parts[1]) | {"matey/p"}
+    assert transitive(named, "mst/y") == {"mst/x", "data/a"}
+    with pytest.raises(BookError, match=r"matey/p.ipynb: metadata pdestudy.waits_for names \['mst/z'\]"):
+        dependencies(parts, {"matey/p": ["mst/z"]})
 
-    book = dependencies(toc_parts(book_dir()), waits_for_all(book_dir(), NOTEBOOKS))  # the real book: fine-tuning after pretraining after the data
-    data = {nb for nb in NOTEBOOKS if nb.startswith("data/")}
-    assert book["matey/finetuning"] == data | {"matey/pretraining"} and book["matey/tokenization"] >= {"matey/attention"}
+    book = dependencies(toc_parts(book_dir()), waits_for(book_dir(), NOTEBOOKS))  # the real book: fine-tuning after pretraining after the data
+    assert book["matey/finetuning"] == {"data/thermals", "data/mhd_cavity", "matey/pretraining"}
+    assert book["matey/tokenization"] == {"matey/attention"}
     assert set(book) == set(NOTEBOOKS)
     assert book["discussion/scorecard"] == set(NOTEBOOKS) - {"discussion/scorecard"}  # it reads every chapter's record
+
+
+
+def test_every_chapter_waits_for_the_data_chapters_that_make_its_datasets():
+    """Side by side, a chapter that started before its data existed would generate them itself, a
+    second time: what each chapter reads must be made by a Data chapter it (transitively) waits for."""
+    import re
+
+    from pdestudy.experiments import matey as M
+    made_by = {}
+    for nb in NOTEBOOKS:
+        if nb.startswith("data/"):
+            src = (book_dir() / f"{nb}.ipynb").read_text()
+            made_by.update({name: nb for name in re.findall(r'\\"([a-z][a-z0-9_.\-]*)\\"', src)})
+    default = load_profile("default")["notebooks"]
+    reads = {"mst/autoencoder": {default["mst/autoencoder"]["dataset"]},
+             "mst/multiscale": {default["mst/multiscale"]["dataset"], "kolmogorov_re40"},
+             "mst/mst_vs_fno": set(default["mst/mst_vs_fno"]["datasets"]),
+             "matey/attention": {M.DATASET}, "matey/tokenization": {M.DATASET},
+             "matey/pretraining": set(M.PRETRAINING), "matey/finetuning": set(M.TARGETS)}
+    book = dependencies(toc_parts(book_dir()), waits_for(book_dir(), NOTEBOOKS))
+    for chapter, datasets in reads.items():
+        for d in datasets:
+            assert d in made_by, f"{d}: no Data chapter names it"
+            assert made_by[d] in transitive(book, chapter), f"{chapter} reads {d} but does not wait for {made_by[d]}"
+    assert not transitive(book, "matey/attention") & {"data/navier_stokes"}  # MATEY starts without the NS data
 
 
 def test_side_by_side_execution_respects_dependencies_and_names_a_failure(monkeypatch, tmp_path):
