@@ -9,6 +9,8 @@ What it does, and why:
   per-sample, per-channel NMSE; validation: its NRMSE). Each task is a small class (`Task`):
   it builds the model, loads its data, serves batches and computes the loss; the loop around them
   is the same for all.
+* **One model for every Δt.** A dynamics run on `leads` (e.g. [1, 2, 4, 8]) trains one Δt-conditioned
+  model (model.leadtime) on the windows of every listed Δt together, each sample carrying its Δt.
 * **Several datasets, fine-tuning.** A matey run may name several `datasets` (MATEY/MPP's
   multi-physics pretraining: each step draws one dataset uniformly, then a batch from it; each is
   validated every epoch, the best epoch has the lowest mean), fix `steps_per_epoch` whatever the
@@ -91,6 +93,8 @@ class TrainConfig:
     freeze: str = "all"  # fine-tuning: "all" trains everything, "prepost" only the field embedding and output layer
     lead_max: int | None = None  # lead-time conditioning: each sample's lead drawn in 1 … lead_max (model.leadtime)
     frames: list[int] | None = None  # [first, end): the frames of each trajectory windows come from (None: all)
+    # dynamics only: one model for every step size
+    leads: list[int] | None = None  # train one Δt-conditioned model (model.leadtime) on the windows of every Δt listed
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -118,6 +122,16 @@ class TrainConfig:
             check_frame_range(self.frames, self.history, self.lead_max or self.lead)
         if self.lead_max is not None and not self.model.get("leadtime"):
             raise ValueError("lead_max: drawing the lead per sample needs a lead-time-conditioned model (model.leadtime)")
+        if self.leads is not None:
+            if self.task != "dynamics":
+                raise ValueError(f"leads: only a dynamics run takes these (a {self.task} run: use lead_max)")
+            if not self.leads or len(set(self.leads)) != len(self.leads) or any(int(d) < 1 for d in self.leads):
+                raise ValueError(f"leads must be distinct Δt ≥ 1, got {self.leads}")
+            if self.lead != 1:
+                raise ValueError(f"lead={self.lead}: a run on `leads` takes its Δt from them; leave lead at 1")
+        if self.task == "dynamics" and bool(self.model.get("leadtime")) != (self.leads is not None):
+            raise ValueError("a Δt-conditioned dynamics model (model.leadtime) and `leads` go together: "
+                             f"leadtime={bool(self.model.get('leadtime'))}, leads={self.leads}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -153,7 +167,7 @@ class TrainConfig:
 # Fields added after results were cached: left out of the hash while at their defaults, so a config
 # that does not use them keeps its results-cache entry.
 _LATER_FIELDS = dict(datasets=None, steps_per_epoch=None, train_trajectories=None, freeze="all", lead_max=None,
-                     frames=None)
+                     frames=None, leads=None)
 
 
 def _hashed(d: dict[str, Any]) -> dict[str, Any]:
@@ -193,10 +207,12 @@ class Unroll(nn.Module):
         super().__init__()
         self.model, self.steps, self.history = model, steps, history
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lead: torch.Tensor | None = None) -> torch.Tensor:
+        """`lead` (B,): each sample's Δt, for a Δt-conditioned model (every unrolled step takes the same)."""
         outs = []
         for _ in range(self.steps):
-            y = self.model(x if self.history > 1 else x[:, 0])
+            inp = x if self.history > 1 else x[:, 0]
+            y = self.model(inp) if lead is None else self.model(inp, lead=lead)
             outs.append(y)
             x = torch.cat([x[:, 1:], y[:, None]], dim=1) if self.history > 1 else y[:, None]
         return torch.stack(outs, dim=1)
@@ -219,30 +235,48 @@ def load_frames(cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
     return frames[:n_fit], frames[n_fit:]
 
 
-def make_samples(cfg: TrainConfig, frames: torch.Tensor, encoder: nn.Module | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def make_samples(cfg: TrainConfig, frames: torch.Tensor, encoder: nn.Module | None = None,
+                 lead: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """All training pairs of one split as tensors: inputs (S, history, …) and targets (S, R, …).
 
     The autoencoder's sample is a frame and its target the same frame. Dynamics samples live in
-    latent space: frames are encoded once by the frozen CAE (no gradient), then windowed.
+    latent space: frames are encoded once by the frozen CAE (no gradient), then windowed, `lead`
+    frames apart (default: the config's Δt).
     """
     if cfg.task == "autoencoder":
         x = frames.flatten(0, 1)[:, None]
         return x, x
     if encoder is not None:
-        with torch.no_grad():
-            frames = torch.cat([encoder.encode(f) for f in frames.flatten(0, 1).split(256)]).unflatten(0, frames.shape[:2])
+        frames = encode_frames(encoder, frames)
+    lead = cfg.lead if lead is None else int(lead)
     T = frames.shape[1]
-    span = cfg.rollout * cfg.lead
-    first = (cfg.history - 1) * cfg.lead
+    span = cfg.rollout * lead
+    first = (cfg.history - 1) * lead
     t0 = torch.arange(first, T - span)
     if len(t0) == 0:
-        raise ValueError(f"{cfg.dataset}: {T} frames are too few for history={cfg.history}, lead={cfg.lead}, "
+        raise ValueError(f"{cfg.dataset}: {T} frames are too few for history={cfg.history}, lead={lead}, "
                          f"rollout={cfg.rollout}")
-    hist = t0[:, None] - cfg.lead * torch.arange(cfg.history - 1, -1, -1)[None]
-    targ = t0[:, None] + cfg.lead * torch.arange(1, cfg.rollout + 1)[None]
+    hist = t0[:, None] - lead * torch.arange(cfg.history - 1, -1, -1)[None]
+    targ = t0[:, None] + lead * torch.arange(1, cfg.rollout + 1)[None]
     x = frames[:, hist].flatten(0, 1)  # (traj·windows, history, …)
     y = frames[:, targ].flatten(0, 1)
     return x, y
+
+
+@torch.no_grad()
+def encode_frames(encoder: nn.Module, frames: torch.Tensor) -> torch.Tensor:
+    """Frames (N, T, C, H, W) → latents (N, T, …) through a frozen autoencoder, 256 frames at a time."""
+    return torch.cat([encoder.encode(f) for f in frames.flatten(0, 1).split(256)]).unflatten(0, frames.shape[:2])
+
+
+def lead_samples(cfg: TrainConfig, frames: torch.Tensor, encoder: nn.Module | None = None) -> tuple[torch.Tensor, ...]:
+    """`make_samples` for a run on several Δt (`cfg.leads`): every Δt's windows, concatenated, and
+    each sample's Δt (S,). The frames are encoded once."""
+    if encoder is not None:
+        frames = encode_frames(encoder, frames)
+    parts = [make_samples(cfg, frames, lead=dt) for dt in cfg.leads]
+    lead = torch.cat([torch.full((len(x),), int(dt), device=x.device) for (x, _), dt in zip(parts, cfg.leads)])
+    return torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts]), lead
 
 
 def epoch_batches(n: int, cfg: TrainConfig, epoch: int, rank: int = 0, world: int = 1) -> list[torch.Tensor]:
@@ -337,14 +371,21 @@ class SampleTask(Task):
     def steps(self) -> int:
         return self.cfg.rollout
 
+    def samples(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(inputs, targets, each sample's Δt or None) of one split."""
+        if self.cfg.leads:
+            return lead_samples(self.cfg, frames, self.encoder)
+        return (*make_samples(self.cfg, frames, self.encoder), None)
+
     def load_data(self):
         cfg, dev = self.cfg, self.dev
         train_frames, val_frames = load_frames(cfg)
-        self.x_tr, self.y_tr = make_samples(cfg, train_frames.to(dev), self.encoder)
-        self.x_va, self.y_va = make_samples(cfg, val_frames.to(dev), self.encoder) if len(val_frames) else (None, None)
+        self.x_tr, self.y_tr, self.d_tr = self.samples(train_frames.to(dev))
+        self.x_va, self.y_va, self.d_va = self.samples(val_frames.to(dev)) if len(val_frames) else (None, None, None)
         if cfg.max_train_samples is not None and cfg.max_train_samples < len(self.x_tr):
             keep = torch.randperm(len(self.x_tr), generator=torch.Generator().manual_seed(cfg.seed))[: cfg.max_train_samples]
             self.x_tr, self.y_tr = self.x_tr[keep.to(dev)], self.y_tr[keep.to(dev)]
+            self.d_tr = None if self.d_tr is None else self.d_tr[keep.to(dev)]
         self.n_train = len(self.x_tr)
 
     def wrap(self, model):
@@ -353,13 +394,13 @@ class SampleTask(Task):
 
     def batch(self, idx):
         idx = idx.to(self.dev)
-        return self.x_tr[idx], self.y_tr[idx]
+        return (self.x_tr[idx], self.y_tr[idx]) + (() if self.d_tr is None else (self.d_tr[idx],))
 
     def loss(self, module, batch):
-        return rollout_loss(module(batch[0]), batch[1])
+        return rollout_loss(module(batch[0], *batch[2:]), batch[1])
 
     def validate(self, module):
-        return evaluate_loss(self.unrolled, self.x_va, self.y_va) if self.x_va is not None else None
+        return evaluate_loss(self.unrolled, self.x_va, self.y_va, self.d_va) if self.x_va is not None else None
 
     def synthetic_batches(self, batch_size, grid=None):
         if grid is not None:
@@ -369,7 +410,12 @@ class SampleTask(Task):
         if self.encoder is not None:  # dynamics: the autoencoder's latent grid
             shape = tuple(self.encoder.encode(torch.zeros(1, *shape, device=self.dev)).shape[1:])
         x = torch.randn(batch_size, self.cfg.history if self.cfg.task != "autoencoder" else 1, *shape, device=self.dev)
-        return [(x, x if self.cfg.task == "autoencoder" else torch.randn(batch_size, self.steps, *shape, device=self.dev))]
+        if self.cfg.task == "autoencoder":
+            return [(x, x)]
+        y = torch.randn(batch_size, self.steps, *shape, device=self.dev)
+        if self.cfg.leads:  # a Δt-conditioned model: each sample one of its Δt
+            return [(x, y, torch.tensor(self.cfg.leads, device=self.dev)[torch.arange(batch_size) % len(self.cfg.leads)])]
+        return [(x, y)]
 
 
 class AutoencoderTask(SampleTask):
@@ -607,6 +653,13 @@ class Run:
     def metrics(self) -> dict[str, Any]:
         return json.loads((self.path / "metrics.json").read_text())
 
+    @property
+    def optimiser_steps(self) -> int:
+        """Epochs × batches per epoch as `epoch_batches` draws them (full batches only, one when the
+        data hold less than a batch; `steps_per_epoch` where the run fixes it)."""
+        per_epoch = self.config.steps_per_epoch or max(1, int(self.metrics["n_train_samples"]) // self.config.batch_size)
+        return len(self.history) * per_epoch
+
 
 def _save_checkpoint(path: Path, state: dict) -> None:
     with atomic_path(path) as tmp:
@@ -677,7 +730,7 @@ def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bo
     if is_main:
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     bar = tqdm(range(start_epoch, cfg.epochs), initial=start_epoch, total=cfg.epochs, disable=not (progress and is_main),
-               desc=f"{cfg.task} {cfg.dataset} Δt={cfg.lead} R={cfg.rollout}", unit="epoch")
+               desc=f"{cfg.task} {cfg.dataset} Δt={cfg.leads or cfg.lead} R={cfg.rollout}", unit="epoch")
     for epoch in bar:
         t0 = time.perf_counter()
         ddp_model.train()
@@ -770,9 +823,11 @@ def dry_step(cfg: TrainConfig | dict, device: str = "meta", batch_size: int = 1,
 
 
 @torch.no_grad()
-def evaluate_loss(unrolled: Unroll, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
+def evaluate_loss(unrolled: Unroll, x: torch.Tensor, y: torch.Tensor, lead: torch.Tensor | None = None,
+                  batch: int = 256) -> float:
     unrolled.eval()
-    total = sum(rollout_loss(unrolled(x[i : i + batch]), y[i : i + batch]) * len(x[i : i + batch])
+    total = sum(rollout_loss(unrolled(x[i : i + batch], *(() if lead is None else (lead[i : i + batch],))),
+                             y[i : i + batch]) * len(x[i : i + batch])
                 for i in range(0, len(x), batch))
     return float(total / len(x))
 

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -57,3 +59,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def best_seconds(fn: Callable[[], Any], repeats: int = 3, device: torch.device | str = "cpu",
+                 warmup: bool = True) -> float:
+    """The best of `repeats` wall-clock timings of `fn()`, after one untimed warm-up call (`warmup`; off
+    where the caller has just run it for its result).
+
+    The best, not the mean: the other processes of a busy machine only ever add time."""
+    dev = get_device(device)
+    if warmup:
+        fn()
+    best = math.inf
+    for _ in range(max(1, repeats)):
+        synchronize(dev)
+        t0 = time.perf_counter()
+        fn()
+        synchronize(dev)
+        best = min(best, time.perf_counter() - t0)
+    return best

@@ -127,6 +127,11 @@ def test_the_scorecard_shows_the_chapters_stored_verdicts(smoke_book):
     table = html[html.index("<table"): html.index("</table>")]  # rendered as a table, each claim linked to its chapter
     assert table.count("<tr") == len(SC.CLAIMS) + 1
     assert 'href="../mst/rollout.html"' in table and 'href="../matey/finetuning.html"' in table
+    findings = SC.load_findings("smoke")  # the Data chapters' qualifications, as they stored them
+    assert set(findings) == {"data/incompressible_ns", "data/mhd_cavity"}
+    shown = next(o.data["text/markdown"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                 if "text/markdown" in o.get("data", {}) and "data/mhd_cavity" in o.data["text/markdown"])
+    assert shown == SC.findings_markdown(findings)
 
 
 # ---------------------------------------------------------------------- the runner, on tiny books
@@ -243,7 +248,8 @@ def test_every_chapter_waits_for_the_data_chapters_that_make_its_datasets():
              "mst/multiscale": {default["mst/multiscale"]["dataset"], "kolmogorov_re40"},
              "mst/mst_vs_fno": set(default["mst/mst_vs_fno"]["datasets"]),
              "matey/attention": {M.DATASET}, "matey/tokenization": {M.DATASET},
-             "matey/pretraining": set(M.PRETRAINING), "matey/finetuning": set(M.TARGETS)}
+             "matey/pretraining": set(M.PRETRAINING), "matey/finetuning": set(M.TARGETS),
+             "beyond/one_model": {default["beyond/one_model"]["dataset"]}}
     book = dependencies(toc_parts(book_dir()), waits_for(book_dir(), NOTEBOOKS))
     for chapter, datasets in reads.items():
         for d in datasets:

@@ -153,3 +153,34 @@ def test_fno_checkpoint_loads_with_weights_only(tmp_path):
     m2.load_state_dict(torch.load(tmp_path / "fno.pt", weights_only=True))
     x = torch.randn(1, 2, 1, 32, 32)
     assert torch.equal(m(x), m2(x))
+
+
+def test_a_lead_time_model_that_ignores_its_lead_is_the_unconditioned_model():
+    """Δt enters only what each branch reads, never the residual stream: with the embedding's output
+    zeroed, the conditioned model computes exactly what the same blocks compute unconditioned."""
+    torch.manual_seed(0)
+    cond = LatentTransformer(small("M4", leadtime=True))
+    plain = LatentTransformer(small("M4"))
+    plain.load_state_dict({k: v for k, v in cond.state_dict().items() if not k.startswith("lead_time.")})
+    z = torch.randn(3, 32, 4, 4)
+    assert not torch.equal(cond(z, lead=1), cond(z, lead=8))  # the lead matters
+    torch.nn.init.zeros_(cond.lead_time[-1].weight), torch.nn.init.zeros_(cond.lead_time[-1].bias)
+    assert torch.equal(cond(z, lead=1), plain(z)) and torch.equal(cond(z, lead=8), plain(z))
+    with pytest.raises(ValueError, match="conditioned on Δt"):
+        cond(z)
+    with pytest.raises(ValueError, match="one fixed Δt"):
+        plain(z, lead=2)
+
+
+def test_one_conditioned_model_runs_the_whole_multiscale_chain():
+    from pdestudy.models.mst import AtLead
+    torch.manual_seed(0)
+    model = LatentTransformer(small("M4", leadtime=True))
+    ms = MultiScaleStepper({dt: AtLead(model, dt) for dt in (1, 2, 4, 8)})
+    assert sum(p.numel() for p in ms.parameters()) == sum(p.numel() for p in model.parameters())  # one set of weights
+    z0 = torch.randn(2, 32, 4, 4)
+    frames = ms.rollout(z0, 13)
+    expect = model(model(model(z0, lead=8), lead=4), lead=1)  # frame 13 = 8 + 4 + 1
+    assert torch.allclose(frames[:, 12], expect, atol=1e-5)
+    per_sample = model(torch.cat([z0, z0]), lead=torch.tensor([1, 1, 8, 8]))  # a batch of mixed Δt
+    assert torch.allclose(per_sample[:2], model(z0, lead=1), atol=1e-6) and torch.allclose(per_sample[2:], model(z0, lead=8), atol=1e-6)

@@ -39,6 +39,8 @@ def mst_configs() -> dict[str, object]:
             out[f"MST {d} Δt={dt}"] = cfg
         for k, cfg in S.fno_configs(d, "paper", p["fno_histories"], **p["fno_overrides"]).items():
             out[f"FNO {d} k={k}"] = cfg
+    p = PAPER["beyond/one_model"]
+    out["MST one model for every Δt"] = S.standard_one_model(p["dataset"], "paper", leads=p["leads"], **p["overrides"])
     return out
 
 
@@ -91,7 +93,7 @@ def architecture(cfg) -> str:
     init = None if cfg.init_from is None else architecture(type(cfg).from_dict(cfg.init_from))
     ae = None if cfg.autoencoder is None else architecture(type(cfg).from_dict(cfg.autoencoder))
     return repr((cfg.task, cfg.datasets or cfg.dataset if cfg.task == "matey" else cfg.dataset, sorted(model.items()),
-                 cfg.history, cfg.rollout, cfg.freeze, cfg.lead_max, init is not None, ae))
+                 cfg.history, cfg.rollout, cfg.freeze, cfg.lead_max, cfg.leads, init is not None, ae))
 
 
 ALL = {**mst_configs(), **matey_configs()}

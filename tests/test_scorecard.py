@@ -41,6 +41,22 @@ def test_bad_verdicts_and_records_fail_clearly(tmp_path):
         SC.load_records("smoke", root=tmp_path)
 
 
+def test_findings_round_trip_and_bad_ones_fail_clearly(tmp_path):
+    SC.record_findings("smoke", "data/mhd_cavity", ["closest to Ghia at 41², 1.8 %"], root=tmp_path)
+    SC.record_findings("smoke", "data/mhd_cavity", ["closest to Ghia at 33², 2.0 %"], root=tmp_path)  # replaced
+    SC.record("smoke", "mst/rollout", [SC.verdict("mst.rollout", "holds", "x", "y")], root=tmp_path)
+    assert SC.load_findings("smoke", root=tmp_path) == {"data/mhd_cavity": ["closest to Ghia at 33², 2.0 %"]}
+    assert list(SC.load_records("smoke", root=tmp_path)) == ["mst.rollout"]  # findings are not verdicts
+    assert SC.findings_markdown(SC.load_findings("smoke", root=tmp_path)) == \
+        "* closest to Ghia at 33², 2.0 % ({doc}`../data/mhd_cavity`)"
+    assert SC.load_findings("default", root=tmp_path) == {}
+    with pytest.raises(ValueError, match="non-empty sentences"):
+        SC.record_findings("smoke", "data/mhd_cavity", [], root=tmp_path)
+    SC.findings_path("smoke", "data/thermals", tmp_path).write_text('{"chapter": "data/thermals"}')
+    with pytest.raises(ValueError, match="data__thermals.json: not a findings record"):
+        SC.load_findings("smoke", root=tmp_path)
+
+
 def test_an_uninformative_comparison_is_not_tested():
     v = SC.verdict("mst.rollout", "holds", "R = 2: 0.9", "s", informative=False, why="no model beats persistence")
     assert v.verdict == "not tested" and "holds" in v.ours and "persistence" in v.ours
@@ -64,3 +80,20 @@ def test_the_mst_rules():
     assert S.multiscale_claim(res((0.3, 2.0), (0.2, 1.0)), "").verdict == "holds"
     assert S.multiscale_claim(res((0.3, 1.0), (0.2, 2.0)), "").verdict == "partly"  # lower error, not faster
     assert S.multiscale_claim(res((0.2, 1.0), (0.3, 2.0)), "").verdict == "does not hold"
+
+
+def test_mst_against_fno_is_decided_at_equal_training_cost():
+    from types import SimpleNamespace as NS
+    dyn = S.standard_dynamics("ns_nu1e-3", "smoke")
+    timed = lambda s: NS(train_seconds=s, config=dyn)  # noqa: E731
+    runs = {"ns_nu1e-3": S.MstFnoRuns("ns_nu1e-3", timed(300), {dt: timed(100) for dt in (1, 2, 4, 8)}, {10: timed(100)})}
+    row = [{"dataset": "ns_nu1e-3", "MST 4S": 0.20, "FNO k=10": 0.30, "persistence": 0.5}]
+    v = S.mst_fno_claims(row, runs)[0]  # MST (700 s) beats an FNO trained 100 s: not at equal cost
+    assert v.verdict == "partly" and "not at equal cost (the FNO 0.14× MST's training time)" in v.ours
+    eq = S.EqualCost("ns_nu1e-3", 10, timed(800), None, {"nrmse": 0.15}, None)  # the FNO given MST's time wins
+    v = S.mst_fno_claims(row, runs, equal_cost={"ns_nu1e-3": eq})[0]
+    assert v.verdict == "does not hold" and "0.1500" in v.ours and "not at equal cost" not in v.ours
+    eq.scores["nrmse"] = 0.25
+    assert S.mst_fno_claims(row, runs, equal_cost={"ns_nu1e-3": eq})[0].verdict == "holds"
+    row[0]["FNO k=10"] = 0.10  # the short FNO wins although it trained 7× less: the claim fails outright
+    assert S.mst_fno_claims(row, runs)[0].verdict == "does not hold"

@@ -19,10 +19,10 @@ AE = dict(task="autoencoder", dataset="ns_nu1e-3", profile="smoke", model=dict(c
           batch_size=32, max_train_samples=128)
 
 
-def dyn(epochs=4, **kw):
+def dyn(epochs=4, leadtime=False, **kw):
     return TrainConfig(task="dynamics", dataset="ns_nu1e-3", profile="smoke", autoencoder=dict(AE, epochs=2),
-                       model=dict(width=16, depth=1, heads=2, latent_size=4, pos_hidden=8), epochs=epochs, rollout=2,
-                       batch_size=16, max_train_samples=96, **kw)
+                       model=dict(width=16, depth=1, heads=2, latent_size=4, pos_hidden=8, **({"leadtime": True} if leadtime else {})),
+                       epochs=epochs, rollout=2, batch_size=16, max_train_samples=96, **kw)
 
 
 def losses(history):
@@ -131,3 +131,30 @@ def test_cli_train_runs_and_reports_bad_config(env, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: autoencoder\nepochz: 3\n")
     assert main(["train", "--config", str(bad)]) == 2
+
+
+def test_a_run_on_several_leads_holds_every_leads_windows():
+    from pdestudy.train import lead_samples
+    cfg = dyn(leads=[1, 2, 4], leadtime=True)
+    frames = torch.arange(2 * 12, dtype=torch.float32).reshape(2, 12, 1, 1, 1).expand(2, 12, 1, 2, 2)  # value = index
+    x, y, lead = lead_samples(cfg, frames)
+    R = cfg.rollout
+    assert len(x) == len(y) == len(lead) == sum(2 * (12 - R * dt) for dt in (1, 2, 4))
+    assert sorted(set(lead.tolist())) == [1, 2, 4]
+    steps = (y[:, :, 0, 0, 0] - x[:, :1, 0, 0, 0])  # targets R frames ahead, Δt apart
+    assert torch.equal(steps, lead[:, None].float() * torch.arange(1, R + 1)[None].float())
+
+
+def test_several_leads_need_a_conditioned_dynamics_model():
+    with pytest.raises(ValueError, match="leadtime.*go together"):
+        dyn(leads=[1, 2])
+    with pytest.raises(ValueError, match="go together"):
+        dyn(leadtime=True)
+    with pytest.raises(ValueError, match="leave lead at 1"):
+        dyn(leads=[1, 2], lead=2, leadtime=True)
+    with pytest.raises(ValueError, match="distinct"):
+        dyn(leads=[1, 1], leadtime=True)
+    with pytest.raises(ValueError, match="only a dynamics run"):
+        TrainConfig(task="fno", leads=[1, 2])
+    assert dyn().key() == TrainConfig.from_dict({k: v for k, v in dyn().to_dict().items() if k != "leads"}).key()
+

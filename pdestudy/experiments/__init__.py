@@ -6,6 +6,8 @@
   persistence, counted cost, verdicts), used by the chapters under book/matey/.
 - `scorecard`: every claim of both papers; the chapters record their verdicts, the scorecard page
   reads them.
+- `performance`: the surrogates against their solvers at equal resolution and at equal accuracy,
+  training and attention cost, FLOP/s, data generation with workers (book/beyond/performance.ipynb).
 
 Notebooks call these functions; training goes through `pdestudy.train` (one loop, results cache).
 
@@ -15,7 +17,7 @@ names are also available at package level, as before: ``experiments.test_set`` i
 ``experiments.get_device``, ``experiments.chain_depths``, ...). Another protocol is imported from its
 own module.
 """
-from . import matey, mst, scorecard
+from . import matey, mst, performance, scorecard
 from .mst import (autoencoder_config, autoencoder_summary, budget_row, compare_mst_fno, depth_table, dynamics_config,
                   evaluate_scale_sets, final_state_mst, fno_config, fno_configs, FNO_PAPER_NRMSE, is_kolmogorov,
                   KOLMOGOROV_DEPTH, late_spectrum, model_label, mst_fno_cost_rows, MST_FNO_MODELS, mst_fno_rows,

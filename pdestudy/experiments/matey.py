@@ -24,7 +24,6 @@ import contextlib
 import json
 import math
 import os
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from ..data.windows import TrajectoryWindows
 from ..metrics import channel_nrmse, nmse_per_channel, nrmse
 from ..models.matey import MIXERS, Matey, MateyConfig
 from ..train import Run, TrainConfig, registry_shape, train
-from ..utils import get_device, synchronize
+from ..utils import best_seconds, get_device, synchronize
 from .scorecard import record as record_claims, run_scale  # noqa: F401 — the chapters record verdicts through the protocol
 
 DATASET = "colliding_thermals"  # where MATEY ran its attention and tokenization studies (its small miniWeather set)
@@ -256,7 +255,7 @@ def matmul_peak(device: str = "auto", n: int = 1024, repeats: int = 5) -> float:
 def step_cost(cfg: TrainConfig, device: str = "auto", batch_size: int | None = None, repeats: int = 3) -> dict[str, Any]:
     """Counted cost of one training step of `cfg`'s model on a real batch of its training windows:
     tokens per sample, FLOPs (FlopCounterMode, and the analytic attention formula), seconds per
-    step (median of `repeats` after a warm-up), peak memory, achieved FLOP/s."""
+    step (the best of `repeats` after a warm-up), peak memory, achieved FLOP/s."""
     from ..train import build_model
     dev = get_device(device)
     torch.manual_seed(cfg.seed)
@@ -292,15 +291,7 @@ def step_cost(cfg: TrainConfig, device: str = "auto", batch_size: int | None = N
         loss.backward()
         opt.step()
 
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        synchronize(dev)
-        t0 = time.perf_counter()
-        step()
-        synchronize(dev)
-        times.append(time.perf_counter() - t0)
-    seconds = statistics.median(times)
+    seconds = best_seconds(step, repeats, dev)  # after a warm-up step
     memory = peak_memory(step, dev)
     return dict(tokens=float(tok.tokens.float().mean()), tokens_per_frame=float(tok.tokens_per_frame.float().mean()),
                 refined_fraction=float(tok.refined_fraction.mean()), batch=B,

@@ -5,6 +5,10 @@ JSON file per chapter and profile beside the results cache (``<results>/scorecar
 The scorecard page reads those files (`scorecard_rows`); nothing on it is typed. A claim whose
 chapter has not been executed with the profile is "not tested", and so is a claim whose comparison
 was not informative (the best model did not beat persistence): its ranking would be noise.
+
+Chapters that decide no claim but qualify one (a Data chapter whose solver matches its reference only
+within limits) `record_findings`: sentences computed from their numbers, which the page lists and
+the Discussion cites, so no percentage is typed there either.
 """
 from __future__ import annotations
 
@@ -111,6 +115,40 @@ def record(profile: str, chapter: str, verdicts: Sequence[Verdict], root: str | 
                    verdicts=[asdict(v) for v in verdicts])
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+
+
+def findings_path(profile: str, chapter: str, root: str | Path | None = None) -> Path:
+    return records_dir(profile, root) / "findings" / f"{chapter.replace('/', '__')}.json"
+
+
+def record_findings(profile: str, chapter: str, findings: Sequence[str], root: str | Path | None = None) -> None:
+    """Store a chapter's findings (sentences its cells computed from its numbers) for `profile`,
+    atomically, replacing the chapter's previous ones."""
+    if not findings or not all(isinstance(f, str) and f.strip() for f in findings):
+        raise ValueError(f"{chapter}: findings must be non-empty sentences, got {findings!r}")
+    payload = dict(chapter=chapter, profile=profile, written=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                   findings=list(findings))
+    with atomic_path(findings_path(profile, chapter, root)) as tmp:
+        tmp.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+
+
+def load_findings(profile: str, root: str | Path | None = None) -> dict[str, list[str]]:
+    """{chapter: its stored findings} for `profile`, in chapter order."""
+    out: dict[str, list[str]] = {}
+    for path in sorted((records_dir(profile, root) / "findings").glob("*.json")):
+        try:
+            payload = json.loads(path.read_text())
+            if not all(isinstance(f, str) for f in payload["findings"]):
+                raise TypeError("findings must be strings")
+            out[payload["chapter"]] = payload["findings"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not a findings record ({exc})") from None
+    return out
+
+
+def findings_markdown(findings: dict[str, list[str]]) -> str:
+    """One bullet per finding, each linked to its chapter."""
+    return "\n".join(f"* {text} ({{doc}}`../{chapter}`)" for chapter, texts in findings.items() for text in texts)
 
 
 def load_records(profile: str, root: str | Path | None = None) -> dict[str, dict[str, Any]]:

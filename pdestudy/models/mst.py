@@ -22,6 +22,11 @@ evaluate them at the periodic displacement, because φ_i − φ_j also depends o
 function of relative periodic position only – which is what "relative" promises, and a test checks.
 
 A block is attention + MLP(×4, LeakyReLU), each residual, as in the reference (no normalisation).
+
+Beyond the paper, `leadtime` makes one model advance by any Δt (MATEY's t_lead embedding on the MST
+latent): an MLP of Δt is added to the input of every attention and MLP, as M1/M2 add position,
+never to the residual stream, so a model that ignores it is exactly the unconditioned one.
+`AtLead` fixes Δt, so `MultiScaleStepper` runs one conditioned model as its whole chain.
 """
 from __future__ import annotations
 
@@ -31,6 +36,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .matey import LeadTimeEmbedding  # MATEY's t_lead MLP: the same module conditions MST on Δt
 
 ENCODINGS = ("M0", "M1", "M2", "M3", "M4")
 
@@ -45,6 +52,7 @@ class MSTConfig:
     latent_size: int = 4  # n: tokens per side
     pos_hidden: int = 64  # hidden width of the positional MLPs
     negative_slope: float = 0.01
+    leadtime: bool = False  # condition on Δt (in frames): one model for every step size
 
 
 # --------------------------------------------------------------------------- positional features
@@ -145,28 +153,49 @@ class Block(nn.Module):
         self.attn = KernelAttention(cfg)
         self.mlp = _mlp(cfg.width, cfg.mlp_ratio * cfg.width, cfg.width, cfg.negative_slope)
 
-    def forward(self, x):
-        x = x + self.attn(x)
-        return x + self.mlp(x)
+    def forward(self, x, cond: torch.Tensor | None = None):
+        """x (B, N, C); cond (B, C): the lead-time vector, added to what each branch reads."""
+        c = 0 if cond is None else cond[:, None, :]
+        x = x + self.attn(x + c)
+        return x + self.mlp(x + c)
 
 
 class LatentTransformer(nn.Module):
-    """One MST dynamics model: latent (B, C, n, n) at t → latent at t + Δt."""
+    """One MST dynamics model: latent (B, C, n, n) at t → latent at t + Δt (Δt fixed, or given with `leadtime`)."""
 
     def __init__(self, cfg: MSTConfig):
         super().__init__()
         self.config = cfg
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
+        if cfg.leadtime:
+            self.lead_time = LeadTimeEmbedding(cfg.width)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, lead: torch.Tensor | int | None = None) -> torch.Tensor:
+        """`lead`: Δt in frames, one per sample (B,) or one for all; only a `leadtime` model takes it (and needs it)."""
         B, C, H, W = z.shape
         if C != self.config.width or H != self.config.latent_size or W != self.config.latent_size:
             raise ValueError(f"latent of shape {tuple(z.shape[1:])}, model expects "
                              f"({self.config.width}, {self.config.latent_size}, {self.config.latent_size})")
+        if self.config.leadtime and lead is None:
+            raise ValueError("lead: this model is conditioned on Δt (leadtime=True); say which step to take")
+        if lead is not None and not self.config.leadtime:
+            raise ValueError(f"lead={lead!r}: this model takes one fixed Δt (built with leadtime=False)")
+        cond = None if lead is None else self.lead_time(torch.as_tensor(lead, device=z.device).expand(B))
         x = z.flatten(2).transpose(1, 2)  # (B, N, C), tokens row-major over (y, x)
         for block in self.blocks:
-            x = block(x)
+            x = block(x, cond)
         return x.transpose(1, 2).reshape(B, C, H, W)
+
+
+class AtLead(nn.Module):
+    """A lead-time-conditioned model with Δt fixed: what `MultiScaleStepper` takes as its Δt model."""
+
+    def __init__(self, model: LatentTransformer, lead: int):
+        super().__init__()
+        self.model, self.lead = model, int(lead)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model(z, lead=self.lead)
 
 
 # --------------------------------------------------------------------------- multi-scale time stepping

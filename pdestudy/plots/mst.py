@@ -320,6 +320,26 @@ def frames_per_second(rows: Sequence[Mapping], title: str | None = None, width: 
 
 
 # ---------------------------------------------------------------------------------------- MST vs FNO
+@_styled
+def error_vs_training_time(panels: Mapping[str, Sequence[Mapping]], width: float = WIDTH) -> Figure:
+    """Per dataset, each model's nRMSE (± std over test rollouts) against its training time (log x):
+    rows of `experiments.mst.equal_cost_rows`; persistence (0 s) as a horizontal line."""
+    fig, axes = _figure(1, len(panels), width=width, height=3.0)
+    for ax, (title, rows) in zip(axes[0], panels.items()):
+        for i, r in enumerate(r for r in rows if r["training (s)"] > 0):
+            ax.errorbar(r["training (s)"], r["nRMSE"], yerr=r["± std"], fmt="os"[r["model"].startswith("FNO")],
+                        color=COLORS[i % len(COLORS)], capsize=3, label=r["model"])
+        for r in rows:
+            if r["training (s)"] == 0:
+                ax.axhline(r["nRMSE"], color="0.4", linestyle="--", linewidth=1, label=f"{r['model']} ({r['nRMSE']:.3g})")
+        ax.set_xscale("log")
+        ax.set_xlabel("training time (s, this machine)")
+        ax.set_ylabel("nRMSE")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    return fig
+
+
 def _frames_array(x) -> np.ndarray:
     # torch tensors (whose `.values` is a method, not data), xarray objects and arrays alike
     if hasattr(x, "detach"):
