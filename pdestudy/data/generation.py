@@ -4,6 +4,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import importlib
+import math
 import multiprocessing
 import os
 import platform
@@ -112,8 +113,9 @@ def generate(name: str, profile: str = "default", root=None, force: bool = False
     """Generate dataset `name` for `profile` unless a valid, up-to-date file exists; returns its path.
 
     On the CPU the solvers step on one thread (bitwise batch independence, `deterministic_fft`), so
-    batches are solved in `workers` processes (default `default_workers`: every core) and written
-    in order: the file's values are the same whatever the number of workers. The workers are
+    batches are solved in `workers` processes (default `default_workers`: every core; a system's
+    own batch is split so that every core gets one) and written in order: the file's values are
+    the same whatever the number of workers or the batch size. The workers are
     spawned, so a script calling this needs the ``if __name__ == "__main__":`` guard."""
     spec = get_spec(name, profile)
     path = dataset_path(name, profile, root)
@@ -124,6 +126,7 @@ def generate(name: str, profile: str = "default", root=None, force: bool = False
     remove_stale_partials(path)
 
     module = system_module(spec)
+    own_batches = batch_size is None
     if batch_size is None and hasattr(module, "batch_size"):
         batch_size = int(module.batch_size(spec))
     if batch_size is None:  # ~64k grid points per batch: large enough to vectorise, small enough for the cache
@@ -145,6 +148,9 @@ def generate(name: str, profile: str = "default", root=None, force: bool = False
         # the machine, not the threads: the solvers step on one CPU thread (bitwise batch independence)
         host=f"{os.cpu_count()} CPU cores ({platform.machine()}), device {dev}",
     )
+    if own_batches and workers is None and dev.type == "cpu" and spec.profile != "smoke":
+        # a system whose whole file is one batch (vectorised numpy) would leave every other core idle
+        batch_size = min(batch_size, math.ceil(spec.n_trajectories / (os.cpu_count() or 1)))
     batches = [range(i, min(i + batch_size, spec.n_trajectories)) for i in range(0, spec.n_trajectories, batch_size)]
     if workers is None:
         workers = default_workers(spec, len(batches)) if dev.type == "cpu" else 1
