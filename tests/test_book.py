@@ -249,7 +249,8 @@ def test_every_chapter_waits_for_the_data_chapters_that_make_its_datasets():
              "mst/mst_vs_fno": set(default["mst/mst_vs_fno"]["datasets"]),
              "matey/attention": {M.DATASET}, "matey/tokenization": {M.DATASET},
              "matey/pretraining": set(M.PRETRAINING), "matey/finetuning": set(M.TARGETS),
-             "beyond/one_model": {default["beyond/one_model"]["dataset"]}}
+             "beyond/one_model": {default["beyond/one_model"]["dataset"]},
+             "beyond/performance": {default["beyond/performance"]["dataset"], M.DATASET}}
     book = dependencies(toc_parts(book_dir()), waits_for(book_dir(), NOTEBOOKS))
     for chapter, datasets in reads.items():
         for d in datasets:
