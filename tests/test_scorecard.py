@@ -70,6 +70,7 @@ def test_the_mst_rules():
     assert S.encodings_claim(enc(M0=(0.30, 0.01), M4=(0.20, 0.01)), 0.5, "").verdict == "holds"
     assert S.encodings_claim(enc(M0=(0.21, 0.02), M4=(0.20, 0.02)), 0.5, "").verdict == "partly"  # within the seeds
     assert S.encodings_claim(enc(M0=(0.10, 0.01), M4=(0.20, 0.01)), 0.5, "").verdict == "does not hold"
+    assert S.encodings_claim(enc(M3=(0.155, 0.02), M4=(0.159, 0.03)), 0.5, "").verdict == "partly"  # behind, within the seeds
     assert S.encodings_claim(enc(M0=(0.6, 0.01), M4=(0.7, 0.01)), 0.5, "").verdict == "not tested"  # above persistence
     assert S.rollout_claim({1: 0.3, 2: 0.2, 4: 0.25}, 0.5, "").verdict == "holds"
     assert S.rollout_claim({1: 0.3, 2: 0.2, 4: 0.35}, 0.5, "").verdict == "partly"
