@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -116,14 +117,16 @@ def dependencies(parts: list[list[str]], waits_for: dict[str, str | list[str]] |
     The first part (the Data part) holds independent chapters, each generating its own datasets;
     every later part reads those datasets and its own earlier chapters' results (the MATEY
     tokenization chapter reuses the attention chapter's models, fine-tuning the pretrained model).
-    So: a first-part notebook waits for nothing; a later one for the chapter before it in its part
-    (and, through it, for whatever that one waited for) and for what its metadata names
-    (``pdestudy: {waits_for: [data/thermals]}``: the Data chapters whose datasets it reads, or another
-    part's chapter whose models it reuses); the first chapter of a part without such metadata waits
-    for the whole first part. Naming the data lets a part start as soon as its own data exist,
-    instead of idling a core until the slowest Data chapter ends. ``waits_for: all`` (e.g. the
-    scorecard, which reads every chapter's record) means every notebook before it in toc order.
-    A toc of one part runs in order.
+    So: a first-part notebook waits for nothing; a later one without metadata waits for the chapter
+    before it in its part (and, through it, for whatever that one waited for), the first chapter of
+    a part for the whole first part. Metadata ``pdestudy: {waits_for: [data/thermals, ...]}`` names
+    *everything* a notebook waits for instead: the Data chapters whose datasets it reads, the
+    chapters whose models it reuses. Naming them lets a chapter start as soon as what it reads
+    exists (the MST chapters after the autoencoder run side by side, MATEY starts without the
+    Navier–Stokes data), instead of idling a core behind chapters it never reads; a model two
+    chapters share is trained once even so, by whichever asks first (`train` locks each config).
+    ``waits_for: all`` (e.g. the scorecard, which reads every chapter's record) means every
+    notebook before it in toc order. A toc of one part runs in order.
     """
     if len(parts) == 1:
         deps = {nb: set(parts[0][:i]) for i, nb in enumerate(parts[0])}
@@ -139,13 +142,12 @@ def dependencies(parts: list[list[str]], waits_for: dict[str, str | list[str]] |
             deps[nb] = set(order[: order.index(nb)])
             continue
         unknown = [a for a in after if a not in deps]
-        if unknown or nb in after:
-            raise BookError(f"{nb}.ipynb: metadata pdestudy.waits_for names {unknown or [nb]}, "
-                            f"{'not notebooks of _toc.yml' if unknown else 'itself'}")
+        later = [a for a in after if a in deps and order.index(a) >= order.index(nb)]
+        if unknown or later:  # one by one the toc order runs: what a notebook waits for must come first
+            raise BookError(f"{nb}.ipynb: metadata pdestudy.waits_for names {unknown or later}, "
+                            f"{'not notebooks of _toc.yml' if unknown else 'not before it in _toc.yml'}")
         if len(parts) > 1 and nb not in parts[0]:
-            part = next(p for p in parts if nb in p)
-            i = part.index(nb)
-            deps[nb] = set(after) | ({part[i - 1]} if i else set())
+            deps[nb] = set(after)
     return deps
 
 
@@ -300,10 +302,13 @@ def execute_notebook(source: Path, path: Path, parameters: dict[str, Any], rel: 
     fold_defaults(path)
 
 
-def _execute_in_worker(source: Path, path: Path, parameters: dict[str, Any], rel: str, threads: int) -> float:
-    """One notebook in a worker process of `execute_side_by_side`; its kernel gets `threads` threads."""
+def _execute_in_worker(source: Path, path: Path, parameters: dict[str, Any], rel: str, threads: int,
+                       threads_file: Path) -> float:
+    """One notebook in a worker process of `execute_side_by_side`; its kernel starts with `threads`
+    threads and follows `threads_file` (`utils.share_cores`) while it runs."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the kernel inherits them: no oversubscribed cores
         os.environ[var] = str(threads)
+    os.environ["PDESTUDY_THREADS_FILE"] = str(threads_file)  # utils.THREADS_FILE (utils imports torch)
     start = time.perf_counter()
     execute_notebook(source, path, parameters, rel, progress_bar=False)
     return time.perf_counter() - start
@@ -312,21 +317,36 @@ def _execute_in_worker(source: Path, path: Path, parameters: dict[str, Any], rel
 def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], deps: dict[str, set[str]],
                          workers: int) -> None:
     """Execute (rel, source, path, parameters) jobs in `workers` processes, each once its `deps` are
-    done, in list order among the ready ones; the cores are shared out between the kernels. The first
-    failure stops new starts, waits for the running notebooks and is raised."""
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    done, in list order among the ready ones. The cores are shared out between the running kernels,
+    and shared again whenever one starts or ends: a file the kernels' training loops read once an
+    epoch (`utils.share_cores`) holds each one's thread count, so the last kernel running gets every
+    core instead of keeping its one. The first failure stops new starts, waits for the running
+    notebooks and is raised."""
+    from .utils import atomic_path  # torch comes with it: not at import (see fold_defaults)
+    cores = os.cpu_count() or 1
     names = [rel for rel, *_ in jobs]
     deps = {rel: deps.get(rel, set()) & set(names) for rel in names}  # --only or tiny books: ignore the rest
     pending, running, done, n = list(jobs), {}, set(), len(jobs)
     failure: BaseException | None = None
-    with cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with tempfile.TemporaryDirectory(prefix="pdestudy-threads-") as tmp, \
+            cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        threads_file = Path(tmp) / "threads"
+
+        def share(kernels: int) -> int:
+            threads = max(1, cores // max(1, kernels))
+            with atomic_path(threads_file) as t:
+                t.write_text(str(threads))
+            return threads
+
         while running or (pending and failure is None):
             ready = [j for j in pending if deps[j[0]] <= done] if failure is None else []  # after a failure: none
-            for job in ready[: workers - len(running)]:
+            starting = ready[: workers - len(running)]
+            threads = share(len(running) + len(starting))
+            for job in starting:
                 rel, source, path, params = job
                 pending.remove(job)
                 print(f"[{names.index(rel) + 1}/{n}] executing {rel}.ipynb with {params}", flush=True)
-                running[pool.submit(_execute_in_worker, source, path, params, rel, threads)] = rel
+                running[pool.submit(_execute_in_worker, source, path, params, rel, threads, threads_file)] = rel
             finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for fut in finished:
                 rel = running.pop(fut)

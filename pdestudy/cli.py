@@ -149,8 +149,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--strict", action="store_true", help="Sphinx warnings are errors")
     b.add_argument("--build-dir", default=None, help="where staged sources and HTML go (default: book/_build)")
     b.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="notebooks executed side by side (the Data chapters, then the parts; each kernel gets "
-                        "cores / N threads); default 1: one by one in toc order")
+                   help="notebooks executed side by side, each once what it reads exists (README); the running "
+                        "kernels share the cores; default 1: one by one in toc order")
     b.set_defaults(func=cmd_book)
 
     t = sub.add_parser("train", help="train one model from a YAML TrainConfig (cached by config; resumes)")

@@ -60,7 +60,7 @@ from .data.generation import dataset_path, generate
 from .data.io import open_dataset, validate_file
 from .data.windows import check_frame_range
 from .paths import results_root
-from .utils import atomic_path, get_device
+from .utils import atomic_path, exclusive, get_device, share_cores
 
 TASKS = ("autoencoder", "dynamics", "fno", "matey")
 
@@ -686,11 +686,24 @@ def load_run(cfg: TrainConfig, root=None) -> Run | None:
 
 
 def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bool = True) -> Run:
-    """Train `cfg` (or load it from the results cache); its dependencies are trained first, once."""
+    """Train `cfg` (or load it from the results cache); its dependencies are trained first, once.
+
+    One process at a time trains a given config: a second one (another book kernel side by side)
+    waits for the first and then loads its result, so no model is trained twice. Under DDP the ranks
+    of one job train together and take no lock."""
     cfg = cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg)
     cached = load_run(cfg, root)
     if cached is not None:
         return cached
+    if _dist_info()[1] > 1:
+        return _train(cfg, device, root, progress)
+    run_dir = cfg.run_dir(root)
+    with exclusive(run_dir / "train.lock", waiting=f"{run_dir}: another process is training this config; waiting for it"):
+        cached = load_run(cfg, root)
+        return cached if cached is not None else _train(cfg, device, root, progress)
+
+
+def _train(cfg: TrainConfig, device: str, root, progress: bool) -> Run:
     dev = get_device(device)
     rank, world = _setup_distributed(dev)
     if world > 1 and dev.type == "cuda":
@@ -732,6 +745,7 @@ def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bo
     bar = tqdm(range(start_epoch, cfg.epochs), initial=start_epoch, total=cfg.epochs, disable=not (progress and is_main),
                desc=f"{cfg.task} {cfg.dataset} Δt={cfg.leads or cfg.lead} R={cfg.rollout}", unit="epoch")
     for epoch in bar:
+        share_cores()  # side by side in a book build: the kernels' share of the cores (utils.share_cores)
         t0 = time.perf_counter()
         ddp_model.train()
         losses, norms = [], []

@@ -1,4 +1,4 @@
-"""Small shared helpers: device choice, seeding, atomic file writes."""
+"""Small shared helpers: device choice, seeding, atomic file writes, sharing the cores, a lock per file."""
 from __future__ import annotations
 
 import contextlib
@@ -78,3 +78,47 @@ def best_seconds(fn: Callable[[], Any], repeats: int = 3, device: torch.device |
         synchronize(dev)
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+THREADS_FILE = "PDESTUDY_THREADS_FILE"  # set by `pdestudy book --jobs N` for the kernels it runs side by side
+
+
+def share_cores() -> int:
+    """Follow the book runner's share of the cores: where ``$PDESTUDY_THREADS_FILE`` names a file
+    holding a thread count, set torch's intra-op threads to it (and return it).
+
+    Side by side, two kernels at one thread each outrun one kernel at two, but the last kernel
+    running would keep its one thread after its partner ends; the runner rewrites the file whenever
+    a kernel starts or ends, and the training loop calls this once an epoch. Anywhere else (the
+    variable unset, the file unreadable) the thread count stays as it is."""
+    path = os.environ.get(THREADS_FILE)
+    if path:
+        try:
+            n = int(Path(path).read_text().strip())
+        except (OSError, ValueError):
+            n = 0
+        if n >= 1 and n != torch.get_num_threads():
+            torch.set_num_threads(n)
+    return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def exclusive(path: str | os.PathLike, waiting: str = "") -> Iterator[None]:
+    """Hold an inter-process lock on `path` for the block (filelock: flock on POSIX, msvcrt on
+    Windows). Two book kernels asking for the same result take turns: the second then finds the
+    first's result instead of computing it again. `waiting`, if given, is printed when the lock is
+    held by another process."""
+    from filelock import FileLock, Timeout
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if waiting:
+            print(waiting, flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

@@ -5,6 +5,7 @@ The session fixture `smoke_book` (conftest.py) runs the same code as `pdestudy b
 failure paths without the real notebooks.
 """
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -218,15 +219,21 @@ def test_side_by_side_dependencies_follow_the_parts():
     assert transitive(deps, "matey/q") == {"data/a", "data/b", "matey/p"}
     assert dependencies([["a", "b", "c"]]) == {"a": set(), "b": {"a"}, "c": {"a", "b"}}  # one part: in order
     named = dependencies(parts, {"mst/x": ["data/a"], "matey/p": ["data/b", "mst/y"], "matey/q": "all"})  # metadata
-    assert named["mst/x"] == {"data/a"} and named["mst/y"] == {"mst/x"}  # only the data it reads, then its part
+    assert named["mst/x"] == {"data/a"} and named["mst/y"] == {"mst/x"}  # only the data it reads; no metadata: its part
     assert named["matey/p"] == {"data/b", "mst/y"} and named["matey/q"] == set(parts[0] + parts[1]) | {"matey/p"}
     assert transitive(named, "mst/y") == {"mst/x", "data/a"}
+    sideways = dependencies(parts, {"mst/x": ["data/a"], "mst/y": ["data/b"]})  # metadata names everything it waits for
+    assert sideways["mst/y"] == {"data/b"} and "mst/x" not in transitive(sideways, "mst/y")
     with pytest.raises(BookError, match=r"matey/p.ipynb: metadata pdestudy.waits_for names \['mst/z'\]"):
         dependencies(parts, {"matey/p": ["mst/z"]})
+    with pytest.raises(BookError, match=r"mst/x.ipynb: metadata pdestudy.waits_for names \['mst/y'\], not before it"):
+        dependencies(parts, {"mst/x": ["mst/y"]})  # one by one, in toc order, it would run before what it waits for
 
     book = dependencies(toc_parts(book_dir()), waits_for(book_dir(), NOTEBOOKS))  # the real book: fine-tuning after pretraining after the data
     assert book["matey/finetuning"] == {"data/thermals", "data/mhd_cavity", "matey/pretraining"}
-    assert book["matey/tokenization"] == {"matey/attention"}
+    assert book["matey/tokenization"] == {"matey/attention"}  # it reuses the attention chapter's models
+    for chapter in ("mst/positional_encodings", "mst/rollout", "mst/multiscale", "mst/mst_vs_fno"):
+        assert book[chapter] == {"mst/autoencoder"}  # side by side once the standard autoencoder exists
     assert set(book) == set(NOTEBOOKS)
     assert book["discussion/scorecard"] == set(NOTEBOOKS) - {"discussion/scorecard"}  # it reads every chapter's record
 
@@ -266,9 +273,17 @@ def test_side_by_side_execution_respects_dependencies_and_names_a_failure(monkey
         return notebook(f"open({str(log)!r}, 'a').write('start {name}\\n')", body or "pass",
                         f"open({str(log)!r}, 'a').write('end {name}\\n')")
 
+    # The kernels' share of the cores (utils.share_cores): b starts beside a and gets half of them; a,
+    # left alone once b ends, gets every core (it polls, as a training loop does once an epoch).
+    alone = (f"import os, time; from pdestudy.utils import share_cores\n"
+             f"t0 = time.time()\n"
+             f"while share_cores() != os.cpu_count() and time.time() - t0 < 60: time.sleep(0.1)\n"
+             f"open({str(log)!r}, 'a').write(f'threads-a {{share_cores()}}\\n')")
+    beside = (f"from pdestudy.utils import share_cores\n"
+              f"open({str(log)!r}, 'a').write(f'threads-b {{share_cores()}}\\n')")
     root = tmp_path / "book"
-    nbs = {"data/a": stamp("a", "import time; time.sleep(1)"), "data/b": stamp("b"), "one/x": stamp("x"),
-           "one/y": stamp("y"), "two/p": stamp("p")}
+    nbs = {"data/a": stamp("a", "import time; time.sleep(1)\n" + alone), "data/b": stamp("b", beside),
+           "one/x": stamp("x"), "one/y": stamp("y"), "two/p": stamp("p")}
     tiny_book(root, {})
     for rel, nb in nbs.items():
         (root / rel).parent.mkdir(exist_ok=True)
@@ -282,7 +297,10 @@ def test_side_by_side_execution_respects_dependencies_and_names_a_failure(monkey
     assert index.exists()
     lines = log.read_text().split()
     at = {f"{w} {n}": i for i, (w, n) in enumerate(zip(lines[::2], lines[1::2]))}
-    assert len(at) == 10  # every notebook ran once
+    assert len(at) == 12  # every notebook ran once
+    cores = os.cpu_count() or 1
+    assert f"threads-b {max(1, cores // 2)}" in at  # two kernels: half the cores each
+    assert f"threads-a {cores}" in at  # the last one running: every core
     for later in ("x", "y", "p"):
         assert at[f"start {later}"] > max(at["end a"], at["end b"])
     assert at["start y"] > at["end x"]

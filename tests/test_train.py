@@ -58,6 +58,31 @@ def test_results_cache_reuses_finished_runs(env, tmp_path):
         assert torch.equal(p1, p2)
 
 
+def test_two_kernels_asking_for_one_config_train_it_once(env, tmp_path, monkeypatch):
+    """Side by side in a book build, two chapters may ask for the same model at once: the second
+    waits for the first's lock and loads its result (two threads stand in for two processes: each
+    takes its own flock)."""
+    import threading
+    import time
+
+    import pdestudy.train as T
+    calls, real, second, results = [], T._train, [], {}
+
+    def slow_train(cfg, *args):
+        calls.append(cfg.task)
+        if cfg.task == "autoencoder" and len(second) == 0:  # the dependency, first asked: start the rival now
+            second.append(threading.Thread(target=lambda: results.setdefault("b", train(AE, root=tmp_path, progress=False))))
+            second[0].start()
+            time.sleep(1.0)  # without the lock the rival would miss the cache and train it too, meanwhile
+        return real(cfg, *args)
+
+    monkeypatch.setattr(T, "_train", slow_train)
+    results["a"] = train(AE, root=tmp_path, progress=False)
+    second[0].join()
+    assert calls == ["autoencoder"]  # trained once
+    assert losses(results["a"].history) == losses(results["b"].history) and results["a"].path == results["b"].path
+
+
 def test_best_epoch_is_the_best_validation_epoch(env, tmp_path):
     run = train(dyn(epochs=5), root=tmp_path, progress=False)
     vals = [h["val_loss"] for h in run.history]
