@@ -88,7 +88,7 @@ def test_several_starts_stack_trajectories_start_by_start(ns_test, runs):
     assert len(c.scores["MST 1S"]["per_trajectory"]) == 2 * N and "MST 4S" not in c.scores
 
 
-def test_tables_label_quoted_numbers_and_count_the_autoencoder(ns_test, runs):
+def test_tables_label_quoted_numbers_and_count_the_autoencoder(ns_test, runs, tmp_path):
     c = E.compare_mst_fno(ns_test, runs, [E.START], ns_test.horizon, device="cpu")
     rows = E.mst_fno_rows({"ns_nu1e-4": c})
     assert rows[-1]["model"].startswith("FNO-2D k=10 (FNO paper, quoted") and rows[-1]["ns_nu1e-4"] == "0.1559"
@@ -100,6 +100,15 @@ def test_tables_label_quoted_numbers_and_count_the_autoencoder(ns_test, runs):
     assert cost["FNO k=10"]["training (s)"] == 3.0
     summary = E.mst_fno_summary({"ns_nu1e-4": c})[0]
     assert summary["lower"] in ("MST 4S", "FNO k=10") and summary["quoted FNO-2D (FNO paper)"] == 0.1559
+    lines = E.mst.mst_fno_takeaway([summary], {"ns_nu1e-4": c}, {"ns_nu1e-4": runs})  # the takeaway: these numbers
+    assert f"MST 4S {summary['MST 4S']:.4f}, FNO k=10 {summary['FNO k=10']:.4f}" in lines[0]
+    assert f"**{summary['lower']}** is lower" in lines[0]
+    assert f"lower than our FNO k=10 on {int(summary['lower'] == 'MST 4S')} of 1 Navier–Stokes datasets" in lines[1]
+    assert "25 s training" in lines[2] and "FNO k=10: " in lines[2] and "3 s training" in lines[2]
+    slow = fake_run(E.standard_fno("ns_nu1e-4", "smoke", max_train_samples=None), tmp_path, seconds=100.0)
+    eq = E.mst.equal_cost_fno(ns_test, runs, c, slow, device="cpu")
+    last = E.mst.mst_fno_takeaway([summary], {"ns_nu1e-4": c}, {"ns_nu1e-4": runs}, equal_cost={"ns_nu1e-4": eq})[-1]
+    assert f"FNO k=10 {eq.scores['nrmse']:.4f} after 100 s (4.00× MST's time)" in last and "not at equal cost" in last
     training = E.mst_fno_training_rows({"ns_nu1e-4": runs})
     assert [r["run"] for r in training] == ["autoencoder", "MST Δt=1", "MST Δt=2", "MST Δt=4", "MST Δt=8",
                                             "FNO k=10", "FNO k=1"]

@@ -83,6 +83,25 @@ def test_the_mst_rules():
     assert S.multiscale_claim(res((0.2, 1.0), (0.3, 2.0)), "").verdict == "does not hold"
 
 
+def test_the_encodings_takeaway_states_the_verdict_the_scorecard_records():
+    """The chapter's words and the scorecard's verdict come from one rule (`_encodings_outcome`)."""
+    from types import SimpleNamespace as NS
+    words = {"holds": "**held here**", "partly": ("**is not confirmed at our scale**", "**holds only partly at our scale**"),
+             "does not hold": "**did not hold at our scale**"}
+    cases = [enc(M0=(0.30, 0.01), M4=(0.20, 0.01)), enc(M0=(0.21, 0.02), M4=(0.20, 0.02)),
+             enc(M3=(0.155, 0.02), M4=(0.159, 0.03)), enc(M0=(0.10, 0.01), M4=(0.20, 0.01))]
+    run = NS(config=NS(epochs=3), metrics={"n_train_samples": 10}, train_seconds=5.0)
+    for summary in cases:
+        for r in summary.values():
+            r.update({"best val loss": r["nRMSE"] / 10, "parameters": 100})
+        runs = {(e, s): run for e in summary for s in (0, 1)}
+        lines = S.encodings_takeaway(summary, 0.5, 0.01, runs, 40)
+        claim = next(line for line in lines if line.startswith("* **The paper's claim**"))
+        expected = words[S.encodings_claim(summary, 0.5, "").verdict]
+        assert any(w in claim for w in ([expected] if isinstance(expected, str) else expected)), (summary, claim)
+        assert "2 seeds" in lines[0] and "40 steps" in lines[0] and "4 models of 100–100 parameters" in lines[-1]
+
+
 def test_mst_against_fno_is_decided_at_equal_training_cost():
     from types import SimpleNamespace as NS
     dyn = S.standard_dynamics("ns_nu1e-3", "smoke")

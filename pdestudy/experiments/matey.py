@@ -25,7 +25,6 @@ import json
 import math
 import os
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -39,7 +38,7 @@ from ..data.windows import TrajectoryWindows
 from ..metrics import channel_nrmse, nmse_per_channel, nrmse
 from ..models.matey import MIXERS, Matey, MateyConfig
 from ..train import Run, TrainConfig, registry_shape, train
-from ..utils import best_seconds, get_device, synchronize
+from ..utils import best_seconds, get_device
 from .scorecard import record as record_claims, run_scale  # noqa: F401 — the chapters record verdicts through the protocol
 
 DATASET = "colliding_thermals"  # where MATEY ran its attention and tokenization studies (its small miniWeather set)
@@ -238,18 +237,10 @@ def peak_memory(fn, device: torch.device) -> int:
 
 
 def matmul_peak(device: str = "auto", n: int = 1024, repeats: int = 5) -> float:
-    """The machine's measured float32 matmul FLOP/s (best of `repeats` n×n products)."""
+    """The machine's measured float32 matmul FLOP/s (best of `repeats` n×n products, after a warm-up)."""
     dev = get_device(device)
     a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
-    a @ b
-    best = math.inf
-    for _ in range(repeats):
-        synchronize(dev)
-        t0 = time.perf_counter()
-        a @ b
-        synchronize(dev)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best
+    return 2 * n**3 / best_seconds(lambda: a @ b, repeats=repeats, device=dev)
 
 
 def step_cost(cfg: TrainConfig, device: str = "auto", batch_size: int | None = None, repeats: int = 3) -> dict[str, Any]:
