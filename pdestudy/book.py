@@ -315,19 +315,20 @@ def _execute_in_worker(source: Path, path: Path, parameters: dict[str, Any], rel
 
 
 def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], deps: dict[str, set[str]],
-                         workers: int) -> None:
+                         workers: int) -> dict[str, tuple[float, float]]:
     """Execute (rel, source, path, parameters) jobs in `workers` processes, each once its `deps` are
     done, in list order among the ready ones. The cores are shared out between the running kernels,
     and shared again whenever one starts or ends: a file the kernels' training loops read once an
     epoch (`utils.share_cores`) holds each one's thread count, so the last kernel running gets every
     core instead of keeping its one. The first failure stops new starts, waits for the running
-    notebooks and is raised."""
+    notebooks and is raised. Returns each notebook's (start, end) in seconds from the first start."""
     from .utils import atomic_path  # torch comes with it: not at import (see fold_defaults)
     cores = os.cpu_count() or 1
     names = [rel for rel, *_ in jobs]
     deps = {rel: deps.get(rel, set()) & set(names) for rel in names}  # --only or tiny books: ignore the rest
     pending, running, done, n = list(jobs), {}, set(), len(jobs)
     failure: BaseException | None = None
+    t0, started, timings = time.perf_counter(), {}, {}
     with tempfile.TemporaryDirectory(prefix="pdestudy-threads-") as tmp, \
             cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         threads_file = Path(tmp) / "threads"
@@ -346,6 +347,7 @@ def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], dep
                 rel, source, path, params = job
                 pending.remove(job)
                 print(f"[{names.index(rel) + 1}/{n}] executing {rel}.ipynb with {params}", flush=True)
+                started[rel] = time.perf_counter() - t0
                 running[pool.submit(_execute_in_worker, source, path, params, rel, threads, threads_file)] = rel
             finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for fut in finished:
@@ -356,9 +358,130 @@ def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], dep
                     failure = failure or exc
                     continue
                 done.add(rel)
+                timings[rel] = (started[rel], time.perf_counter() - t0)
                 print(f"[{names.index(rel) + 1}/{n}] {rel}.ipynb done in {seconds:.1f} s", flush=True)
     if failure is not None:
         raise failure
+    return timings
+
+
+# --------------------------------------------------------------------------- the build's own record
+REPORT_PAGE = "discussion/build"  # the page `write_report_page` fills in the staged copy, where the toc has it
+
+
+def caches_empty() -> bool:
+    """No generated dataset and no trained model yet: the build that starts now is a cold one."""
+    from .paths import data_root, results_root
+    data = data_root()
+    return not any(data.glob("**/*.nc")) and not any(results_root().glob("**/model.pt"))
+
+
+def machine() -> dict[str, Any]:
+    """What the build ran on, for its record: CPU model, cores, GPU (if torch sees one), versions."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+    cpu = platform.processor() or platform.machine()
+    try:  # Linux names the CPU model here; platform.processor() is often empty there
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        import torch
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        torch_version = torch.__version__
+    except ImportError:
+        gpu, torch_version = None, None
+    try:
+        jb = version("jupyter-book")
+    except PackageNotFoundError:
+        jb = None
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu, "python": platform.python_version(),
+            "torch": torch_version, "jupyter-book": jb, "system": platform.platform()}
+
+
+def build_report(path: Path, profile: str, jobs: int, timings: dict[str, tuple[float, float]], cold: bool,
+                 parts: list[list[str]], notebooks: list[str]) -> dict[str, Any]:
+    """Write (atomically) and return this build's record: each notebook's start and end (seconds from
+    the first start), the part it belongs to, the machine, the profile, jobs, and whether the caches
+    were empty at the start. An `--only` build keeps the other notebooks' entries of the previous
+    record (marked as earlier runs) and is marked partial."""
+    from datetime import datetime, timezone
+
+    from .utils import atomic_path
+    previous: dict[str, Any] = {}
+    if set(timings) != set(notebooks) and path.exists():
+        try:
+            previous = json.loads(path.read_text())
+        except (OSError, ValueError):
+            previous = {}
+    part_of = {nb: i for i, part in enumerate(parts) for nb in part}
+    captions = toc_captions(parts)
+    entries = {rel: e | {"this_run": False} for rel, e in (previous.get("notebooks") or {}).items() if rel in notebooks}
+    for rel, (start, end) in timings.items():
+        entries[rel] = {"start_s": round(start, 2), "end_s": round(end, 2), "seconds": round(end - start, 2),
+                        "part": captions[part_of.get(rel, 0)], "this_run": True}
+    report = {"profile": profile, "jobs": jobs, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "wall_seconds": round(max((e for _, e in timings.values()), default=0.0), 2),
+              "cold": cold, "partial": set(timings) != set(notebooks), "machine": machine(),
+              "notebooks": {rel: entries[rel] for rel in notebooks if rel in entries}}
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    return report
+
+
+def toc_captions(parts: list[list[str]], src: Path | None = None) -> list[str]:
+    """A caption per part of `toc_parts`: the toc's own where it has one, else the first notebook's folder."""
+    src = src or book_dir()
+    toc = yaml.safe_load((src / "_toc.yml").read_text()) or {}
+    by_first = {}
+    for part in toc.get("parts") or []:
+        mine = toc_notebooks_of(part, src)
+        if mine and part.get("caption"):
+            by_first[mine[0]] = part["caption"]
+    return [by_first.get(p[0], p[0].split("/")[0]) if p else "" for p in parts]
+
+
+def write_report_page(staged: Path, report: dict[str, Any]) -> None:
+    """Fill the staged copy's `REPORT_PAGE` (if its toc has one) with this build's record: a table per
+    notebook, the time per part, the machine, and a timeline figure."""
+    page = staged / f"{REPORT_PAGE}.md"
+    if not page.exists():
+        return
+    from .plots.build import timeline
+    from .utils import atomic_path
+    m, rows = report["machine"], report["notebooks"]
+    minutes = lambda s: f"{s / 60:.1f}"  # noqa: E731
+    per_part: dict[str, float] = {}
+    for e in rows.values():
+        per_part[e["part"]] = per_part.get(e["part"], 0.0) + e["seconds"]
+    figure = page.with_name("build_timeline.png")
+    timeline({rel: (e["start_s"], e["end_s"], e["part"]) for rel, e in rows.items() if e["this_run"]}, figure)
+    state = ("empty at its start: a **cold** build, every dataset generated and every model trained in it"
+             if report["cold"] else "not empty at its start: notebooks that found their datasets or models there "
+             "were faster than a cold build's")
+    lines = ["# How this book was built", "",
+             "This page is written by `pdestudy book` after every notebook of this copy has run, from the build's own "
+             "clock; nothing on it is typed.", "",
+             f"- **Profile** `{report['profile']}`, notebooks run **{report['jobs']}** at a time "
+             f"(`pdestudy book --profile {report['profile']} --jobs {report['jobs']}`); finished {report['finished']}.",
+             f"- **Execution** {minutes(report['wall_seconds'])} min of wall-clock time"
+             + (" for the notebooks run this time (an `--only` build: the rest are earlier runs)" if report["partial"] else "")
+             + "; the HTML build after it is not counted.",
+             f"- **Machine** {m['cpu']}, {m['cores']} cores" + (f", GPU {m['gpu']}" if m["gpu"] else ", no GPU")
+             + f"; Python {m['python']}, torch {m['torch']}, Jupyter Book {m['jupyter-book']}; {m['system']}.",
+             f"- **Caches** (generated data, trained models) {state}.", "",
+             "Side by side, each notebook's time includes the cores it shared with the other running one, so "
+             "the times per part add up to more than the wall-clock time.", "",
+             "| part | notebooks | time, summed (min) |", "| --- | --- | --- |"]
+    lines += [f"| {part} | {sum(e['part'] == part for e in rows.values())} | {minutes(sec)} |"
+              for part, sec in per_part.items()]
+    lines += ["", f"![When each notebook ran]({figure.name})", "",
+              "| notebook | part | started (min) | ended (min) | time (min) |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {rel} | {e['part']} | {minutes(e['start_s'])} | {minutes(e['end_s'])} | {minutes(e['seconds'])}"
+              + ("" if e["this_run"] else " (an earlier run)") + " |" for rel, e in rows.items()]
+    with atomic_path(page) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def jupyter_book_command() -> list[str]:
@@ -406,16 +529,22 @@ def build_book(profile: str = "default", only: str | None = None, build_dir: str
     staged = out / "src"
 
     stage(src, staged, profile, notebooks, keep_executed=only is not None)
+    cold = caches_empty()
     if jobs > 1 and len(selected) > 1:
         # from the source, so --only runs the current notebook, not the last executed copy
-        execute_side_by_side([(rel, src / f"{rel}.ipynb", staged / f"{rel}.ipynb", notebook_parameters(cfg, rel))
-                              for rel in selected], dependencies(toc_parts(src), waits_for(src, notebooks)), jobs)
-        return build_html(staged, out, strict)
-    for i, rel in enumerate(selected, 1):
-        params = notebook_parameters(cfg, rel)
-        print(f"[{i}/{len(selected)}] executing {rel}.ipynb with {params}", flush=True)
-        start = time.perf_counter()
-        # from the source, so --only runs the current notebook, not the last executed copy
-        execute_notebook(src / f"{rel}.ipynb", staged / f"{rel}.ipynb", params, rel)
-        print(f"[{i}/{len(selected)}] {rel}.ipynb done in {time.perf_counter() - start:.1f} s", flush=True)
+        timings = execute_side_by_side([(rel, src / f"{rel}.ipynb", staged / f"{rel}.ipynb",
+                                         notebook_parameters(cfg, rel)) for rel in selected],
+                                       dependencies(toc_parts(src), waits_for(src, notebooks)), jobs)
+    else:
+        timings, t0 = {}, time.perf_counter()
+        for i, rel in enumerate(selected, 1):
+            params = notebook_parameters(cfg, rel)
+            print(f"[{i}/{len(selected)}] executing {rel}.ipynb with {params}", flush=True)
+            start = time.perf_counter() - t0
+            # from the source, so --only runs the current notebook, not the last executed copy
+            execute_notebook(src / f"{rel}.ipynb", staged / f"{rel}.ipynb", params, rel)
+            timings[rel] = (start, time.perf_counter() - t0)
+            print(f"[{i}/{len(selected)}] {rel}.ipynb done in {timings[rel][1] - start:.1f} s", flush=True)
+    report = build_report(out / "build_report.json", profile, jobs, timings, cold, toc_parts(src), notebooks)
+    write_report_page(staged, report)
     return build_html(staged, out, strict)

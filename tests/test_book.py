@@ -91,6 +91,18 @@ def test_html_pages_exist(smoke_book):
 
 
 @pytest.mark.slow
+def test_the_build_page_records_this_build(smoke_book):
+    out, _ = smoke_book
+    report = json.loads((out / "build_report.json").read_text())
+    assert list(report["notebooks"]) == NOTEBOOKS and report["jobs"] == 2 and not report["partial"]
+    page = (out / "_build" / "html" / "discussion" / "build.html").read_text()
+    assert "How this book was built" in page and "<img" in page and "smoke" in page
+    for rel, e in report["notebooks"].items():  # the page's numbers are the record's
+        assert f"<td><p>{rel}</p></td>" in page or f"<td>{rel}</td>" in page, rel
+        assert f"{e['seconds'] / 60:.1f}" in page
+
+
+@pytest.mark.slow
 def test_data_chapter_has_figures(smoke_book):
     out, _ = smoke_book
     page = (out / "_build" / "html" / "data" / "navier_stokes.html").read_text()
@@ -196,6 +208,15 @@ def test_parameters_staging_and_only(monkeypatch, tmp_path):
     assert not any(c.get("outputs") for c in json.loads((src / "ok.ipynb").read_text())["cells"])  # sources untouched
     assert yaml.safe_load((staged / "_config.yml").read_text())["parse"]["myst_substitutions"]["profile"] == "smoke"
 
+    # the build's own record: every notebook's clock times, the machine, the profile
+    report = json.loads((build / "smoke" / "build_report.json").read_text())
+    assert list(report["notebooks"]) == ["ok", "other"] and not report["partial"] and report["jobs"] == 1
+    first = report["notebooks"]
+    assert all(e["this_run"] and 0 <= e["start_s"] < e["end_s"] and e["seconds"] > 0 for e in first.values())
+    assert first["other"]["start_s"] >= first["ok"]["end_s"]  # one by one, in toc order
+    assert report["machine"]["cores"] == os.cpu_count() and report["profile"] == "smoke"
+    assert report["wall_seconds"] == first["other"]["end_s"]
+
     # --only re-executes one notebook, from its current source, and keeps the other's executed copy
     before = (staged / "other.ipynb").read_text()
     ok.cells[1].source = "print(profile, greeting, 2)"
@@ -203,6 +224,9 @@ def test_parameters_staging_and_only(monkeypatch, tmp_path):
     build_book(profile="smoke", build_dir=build, only="ok")
     assert nbformat.read(staged / "ok.ipynb", as_version=4).cells[2].outputs[0].text == "smoke hello 2\n"
     assert (staged / "other.ipynb").read_text() == before
+    report = json.loads((build / "smoke" / "build_report.json").read_text())
+    assert report["partial"] and report["notebooks"]["ok"]["this_run"]  # and the other's entry is the earlier run's
+    assert report["notebooks"]["other"] == first["other"] | {"this_run": False}
 
     with pytest.raises(BookError, match="is no notebook"):
         build_book(profile="smoke", build_dir=build, only="nope")
@@ -288,9 +312,11 @@ def test_side_by_side_execution_respects_dependencies_and_names_a_failure(monkey
     for rel, nb in nbs.items():
         (root / rel).parent.mkdir(exist_ok=True)
         nbformat.write(nb, root / f"{rel}.ipynb")
-    parts = [("Data", ["data/a", "data/b"]), ("One", ["one/x", "one/y"]), ("Two", ["two/p"])]
+    parts = [("Data", ["data/a", "data/b"]), ("One", ["one/x", "one/y"]), ("Two", ["two/p"]), ("End", ["discussion/build"])]
     (root / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "intro", "parts": [
         {"caption": c, "chapters": [{"file": f} for f in files]} for c, files in parts]}))
+    (root / "discussion").mkdir()
+    (root / "discussion" / "build.md").write_text("# How this book was built\n\nFilled in by pdestudy book.\n")
     monkeypatch.setenv("PDESTUDY_BOOK", str(root))
 
     index = build_book(profile="smoke", build_dir=tmp_path / "build", jobs=2)
@@ -305,6 +331,13 @@ def test_side_by_side_execution_respects_dependencies_and_names_a_failure(monkey
         assert at[f"start {later}"] > max(at["end a"], at["end b"])
     assert at["start y"] > at["end x"]
     assert at["start b"] < at["end a"]  # the Data chapters ran side by side (a sleeps a second)
+    report = json.loads((tmp_path / "build" / "smoke" / "build_report.json").read_text())
+    runs = report["notebooks"]
+    assert [runs[r]["part"] for r in ("data/a", "one/x", "two/p")] == ["Data", "One", "Two"]
+    assert runs["data/b"]["start_s"] < runs["data/a"]["end_s"] and runs["one/y"]["start_s"] >= runs["one/x"]["end_s"]
+    page = (index.parent / "discussion" / "build.html").read_text()  # the staged page, filled in from the record
+    assert "Filled in" not in page and "<img" in page and report["jobs"] == 2 and "<strong>2</strong> at a time" in page
+    assert f"{runs['data/a']['seconds'] / 60:.1f}" in page and (index.parent / "_images").is_dir()
 
     nbformat.write(stamp("x", "1 / 0"), root / "one" / "x.ipynb")
     log.unlink()
