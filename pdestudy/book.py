@@ -126,7 +126,8 @@ def dependencies(parts: list[list[str]], waits_for: dict[str, str | list[str]] |
     Navier–Stokes data), instead of idling a core behind chapters it never reads; a model two
     chapters share is trained once even so, by whichever asks first (`train` locks each config).
     ``waits_for: all`` (e.g. the scorecard, which reads every chapter's record) means every
-    notebook before it in toc order. A toc of one part runs in order.
+    notebook before it in toc order. A toc of one part runs in order. Datasets a notebook waits for
+    by file rather than by chapter (``reads``, `reads`) are the runner's business, not this graph's.
     """
     if len(parts) == 1:
         deps = {nb: set(parts[0][:i]) for i, nb in enumerate(parts[0])}
@@ -176,6 +177,33 @@ def waits_for(src: Path, notebooks: list[str]) -> dict[str, str | list[str]]:
                             f"(e.g. [mst/multiscale]), got {after!r}")
         out[rel] = after
     return out
+
+
+def reads(src: Path, notebooks: list[str]) -> dict[str, list[str]]:
+    """Each notebook's metadata ``pdestudy: {reads: [dataset, ...]}``, where it has one: the datasets
+    it needs before it can start. Side by side, it starts as soon as their files exist, while the Data
+    chapter that makes them is still running (`execute_side_by_side`)."""
+    out: dict[str, list[str]] = {}
+    for rel in notebooks:
+        meta = json.loads((src / f"{rel}.ipynb").read_text(encoding="utf-8")).get("metadata", {})
+        names = (meta.get("pdestudy") or {}).get("reads")
+        if names is None:
+            continue
+        if not (isinstance(names, list) and all(isinstance(n, str) and n and "/" not in n for n in names)):
+            raise BookError(f"{rel}.ipynb: metadata pdestudy.reads must be a list of dataset names "
+                            f"(e.g. [ns_nu1e-3]), got {names!r}")
+        out[rel] = names
+    return out
+
+
+def descendants(deps: dict[str, set[str]]) -> dict[str, int]:
+    """How many notebooks wait for each one, directly or not: a proxy for how much of the build is
+    behind it, so side by side the runner starts the one that holds most back first."""
+    count = {nb: 0 for nb in deps}
+    for nb in deps:
+        for d in transitive(deps, nb):
+            count[d] += 1
+    return count
 
 
 def select_notebooks(notebooks: list[str], only: str | None) -> list[str]:
@@ -315,9 +343,14 @@ def _execute_in_worker(source: Path, path: Path, parameters: dict[str, Any], rel
 
 
 def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], deps: dict[str, set[str]],
-                         workers: int) -> dict[str, tuple[float, float]]:
+                         workers: int, needs: dict[str, list[Path]] | None = None,
+                         makers: set[str] | None = None) -> dict[str, tuple[float, float]]:
     """Execute (rel, source, path, parameters) jobs in `workers` processes, each once its `deps` are
-    done, in list order among the ready ones. The cores are shared out between the running kernels,
+    done and the files it `needs` (the datasets it reads) exist, or once none of the `makers` (the
+    Data chapters) is left to write them: then the notebook makes what is missing itself. Among the
+    ready ones, the one with most notebooks behind it (`descendants`) starts first, ties in list
+    order: the long chain of a part is not kept waiting behind a short Data chapter. The cores are
+    shared out between the running kernels,
     and shared again whenever one starts or ends: a file the kernels' training loops read once an
     epoch (`utils.share_cores`) holds each one's thread count, so the last kernel running gets every
     core instead of keeping its one. The first failure stops new starts, waits for the running
@@ -326,9 +359,16 @@ def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], dep
     cores = os.cpu_count() or 1
     names = [rel for rel, *_ in jobs]
     deps = {rel: deps.get(rel, set()) & set(names) for rel in names}  # --only or tiny books: ignore the rest
+    needs, makers = needs or {}, (makers or set()) & set(names)
+    behind = descendants(deps)
     pending, running, done, n = list(jobs), {}, set(), len(jobs)
     failure: BaseException | None = None
     t0, started, timings = time.perf_counter(), {}, {}
+
+    def can_start(rel: str) -> bool:
+        if not deps[rel] <= done:
+            return False
+        return makers <= done or all(p.exists() for p in needs.get(rel, ()))  # written atomically: complete
     with tempfile.TemporaryDirectory(prefix="pdestudy-threads-") as tmp, \
             cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         threads_file = Path(tmp) / "threads"
@@ -340,7 +380,8 @@ def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], dep
             return threads
 
         while running or (pending and failure is None):
-            ready = [j for j in pending if deps[j[0]] <= done] if failure is None else []  # after a failure: none
+            ready = [j for j in pending if can_start(j[0])] if failure is None else []  # after a failure: none
+            ready.sort(key=lambda j: -behind[j[0]])  # stable: ties keep list order
             starting = ready[: workers - len(running)]
             threads = share(len(running) + len(starting))
             for job in starting:
@@ -349,7 +390,10 @@ def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], dep
                 print(f"[{names.index(rel) + 1}/{n}] executing {rel}.ipynb with {params}", flush=True)
                 started[rel] = time.perf_counter() - t0
                 running[pool.submit(_execute_in_worker, source, path, params, rel, threads, threads_file)] = rel
-            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            if not running and not starting:
+                raise BookError(f"nothing can start: {[j[0] for j in pending]} wait for each other")
+            waiting_for_files = failure is None and any(deps[j[0]] <= done and not can_start(j[0]) for j in pending)
+            finished, _ = cf.wait(running, timeout=5.0 if waiting_for_files else None, return_when=cf.FIRST_COMPLETED)
             for fut in finished:
                 rel = running.pop(fut)
                 try:
@@ -532,9 +576,13 @@ def build_book(profile: str = "default", only: str | None = None, build_dir: str
     cold = caches_empty()
     if jobs > 1 and len(selected) > 1:
         # from the source, so --only runs the current notebook, not the last executed copy
+        from .data.generation import dataset_path
+        parts = toc_parts(src)
+        needs = {rel: [dataset_path(name, profile) for name in names] for rel, names in reads(src, notebooks).items()}
         timings = execute_side_by_side([(rel, src / f"{rel}.ipynb", staged / f"{rel}.ipynb",
                                          notebook_parameters(cfg, rel)) for rel in selected],
-                                       dependencies(toc_parts(src), waits_for(src, notebooks)), jobs)
+                                       dependencies(parts, waits_for(src, notebooks)), jobs, needs,
+                                       set(parts[0]) if len(parts) > 1 else set())
     else:
         timings, t0 = {}, time.perf_counter()
         for i, rel in enumerate(selected, 1):

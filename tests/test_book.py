@@ -12,8 +12,9 @@ import nbformat
 import pytest
 import yaml
 
-from pdestudy.book import (BookError, build_book, dependencies, load_profile, toc_notebooks, toc_parts,
+from pdestudy.book import (BookError, build_book, dependencies, descendants, load_profile, toc_notebooks, toc_parts,
                            transitive, waits_for)
+from pdestudy.book import reads as book_reads
 from pdestudy.cli import main
 from pdestudy.paths import book_dir
 
@@ -254,10 +255,13 @@ def test_side_by_side_dependencies_follow_the_parts():
         dependencies(parts, {"mst/x": ["mst/y"]})  # one by one, in toc order, it would run before what it waits for
 
     book = dependencies(toc_parts(book_dir()), waits_for(book_dir(), NOTEBOOKS))  # the real book: fine-tuning after pretraining after the data
-    assert book["matey/finetuning"] == {"data/thermals", "data/mhd_cavity", "matey/pretraining"}
+    assert book["matey/finetuning"] == {"matey/pretraining"}  # and, by file, the thermals and MHD data
     assert book["matey/tokenization"] == {"matey/attention"}  # it reuses the attention chapter's models
     for chapter in ("mst/positional_encodings", "mst/rollout", "mst/multiscale", "mst/mst_vs_fno"):
         assert book[chapter] == {"mst/autoencoder"}  # side by side once the standard autoencoder exists
+    behind = descendants(book)  # the runner starts the ready notebook with most behind it first
+    assert behind["mst/autoencoder"] > behind["matey/attention"] > behind["matey/finetuning"]
+    assert behind["discussion/scorecard"] == 0 and behind["data/navier_stokes"] == 1  # only the scorecard waits for it
     assert set(book) == set(NOTEBOOKS)
     assert book["discussion/scorecard"] == set(NOTEBOOKS) - {"discussion/scorecard"}  # it reads every chapter's record
 
@@ -283,11 +287,56 @@ def test_every_chapter_waits_for_the_data_chapters_that_make_its_datasets():
              "beyond/one_model": {default["beyond/one_model"]["dataset"]},
              "beyond/performance": {default["beyond/performance"]["dataset"], M.DATASET}}
     book = dependencies(toc_parts(book_dir()), waits_for(book_dir(), NOTEBOOKS))
+    files = book_reads(book_dir(), NOTEBOOKS)  # datasets a notebook waits for by file, not by chapter
     for chapter, datasets in reads.items():
+        before = transitive(book, chapter)
+        on_file = {d for nb in before | {chapter} for d in files.get(nb, ())}
         for d in datasets:
             assert d in made_by, f"{d}: no Data chapter names it"
-            assert made_by[d] in transitive(book, chapter), f"{chapter} reads {d} but does not wait for {made_by[d]}"
+            assert made_by[d] in before or d in on_file, f"{chapter} reads {d} but waits neither for it nor for {made_by[d]}"
     assert not transitive(book, "matey/attention") & {"data/navier_stokes"}  # MATEY starts without the NS data
+    assert not transitive(book, "mst/autoencoder") and files["mst/autoencoder"] == ["ns_nu1e-3"]  # once its file exists
+
+
+def test_side_by_side_a_notebook_starts_once_the_datasets_it_reads_exist(monkeypatch, tmp_path):
+    """`reads`: x starts while the Data chapter that writes its dataset is still running; y reads a
+    dataset no Data chapter writes, and starts once the Data chapters are done (it would make it)."""
+    log, data = tmp_path / "log.txt", tmp_path / "data"
+    monkeypatch.setenv("PDESTUDY_DATA", str(data))
+
+    def stamp(name, body="pass", **meta):
+        nb = notebook(f"open({str(log)!r}, 'a').write('start {name}\\n')", body,
+                      f"open({str(log)!r}, 'a').write('end {name}\\n')")
+        nb.metadata["pdestudy"] = meta
+        return nb
+
+    writes = (f"import time; from pathlib import Path; p = Path({str(data)!r}) / 'smoke' / 'made.nc'\n"
+              "time.sleep(5); p.parent.mkdir(parents=True, exist_ok=True); p.write_text('x'); t0 = time.time()\n"
+              f"while 'start x' not in open({str(log)!r}).read() and time.time() - t0 < 120: time.sleep(0.2)")  # x, then end
+    root = tmp_path / "book"
+    tiny_book(root, {})
+    seen = (f"import os; e = os.path.exists({str(data / 'smoke' / 'made.nc')!r})\n"
+            f"open({str(log)!r}, 'a').write('file-at-x ' + str(e) + '\\n')")
+    nbs = {"data/a": stamp("a", writes), "one/x": stamp("x", seen, waits_for=[], reads=["made"]),
+           "one/y": stamp("y", waits_for=[], reads=["never_made"])}
+    for rel, nb in nbs.items():
+        (root / rel).parent.mkdir(exist_ok=True)
+        nbformat.write(nb, root / f"{rel}.ipynb")
+    (root / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "intro", "parts": [
+        {"caption": "Data", "chapters": [{"file": "data/a"}]},
+        {"caption": "One", "chapters": [{"file": "one/x"}, {"file": "one/y"}]}]}))
+    monkeypatch.setenv("PDESTUDY_BOOK", str(root))
+    assert book_reads(root, list(nbs)) == {"one/x": ["made"], "one/y": ["never_made"]}
+
+    build_book(profile="smoke", build_dir=tmp_path / "build", jobs=2)
+    lines = log.read_text().split()
+    at = {f"{w} {n}": i for i, (w, n) in enumerate(zip(lines[::2], lines[1::2]))}
+    assert at["start x"] < at["end a"] and "file-at-x True" in at  # not before its file, not after the chapter
+    assert at["start y"] > at["end a"]  # no Data chapter left to make its file: it starts and makes it itself
+
+    nbformat.write(stamp("x", reads="made"), root / "one" / "x.ipynb")
+    with pytest.raises(BookError, match=r"one/x.ipynb: metadata pdestudy.reads must be a list of dataset names"):
+        build_book(profile="smoke", build_dir=tmp_path / "build", jobs=2)
 
 
 def test_side_by_side_execution_respects_dependencies_and_names_a_failure(monkeypatch, tmp_path):
