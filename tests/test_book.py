@@ -14,6 +14,7 @@ import yaml
 
 from pdestudy.book import (BookError, build_book, dependencies, descendants, load_profile, toc_notebooks, toc_parts,
                            transitive, waits_for)
+from pdestudy.book import execute_side_by_side
 from pdestudy.book import reads as book_reads
 from pdestudy.cli import main
 from pdestudy.paths import book_dir
@@ -325,10 +326,16 @@ def test_side_by_side_a_notebook_starts_once_the_datasets_it_reads_exist(monkeyp
     (root / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "intro", "parts": [
         {"caption": "Data", "chapters": [{"file": "data/a"}]},
         {"caption": "One", "chapters": [{"file": "one/x"}, {"file": "one/y"}]}]}))
-    monkeypatch.setenv("PDESTUDY_BOOK", str(root))
-    assert book_reads(root, list(nbs)) == {"one/x": ["made"], "one/y": ["never_made"]}
+    files = book_reads(root, list(nbs))
+    assert files == {"one/x": ["made"], "one/y": ["never_made"]}
 
-    build_book(profile="smoke", build_dir=tmp_path / "build", jobs=2)
+    # the runner as build_book calls it (no HTML build: the scheduling is what this test is about)
+    out = tmp_path / "out"
+    for rel in nbs:
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+    execute_side_by_side([(rel, root / f"{rel}.ipynb", out / f"{rel}.ipynb", {"profile": "smoke"}) for rel in nbs],
+                         dependencies(toc_parts(root), waits_for(root, list(nbs))), 2,
+                         {rel: [data / "smoke" / f"{n}.nc" for n in names] for rel, names in files.items()}, {"data/a"})
     lines = log.read_text().split()
     at = {f"{w} {n}": i for i, (w, n) in enumerate(zip(lines[::2], lines[1::2]))}
     assert at["start x"] < at["end a"] and "file-at-x True" in at  # not before its file, not after the chapter
@@ -336,7 +343,7 @@ def test_side_by_side_a_notebook_starts_once_the_datasets_it_reads_exist(monkeyp
 
     nbformat.write(stamp("x", reads="made"), root / "one" / "x.ipynb")
     with pytest.raises(BookError, match=r"one/x.ipynb: metadata pdestudy.reads must be a list of dataset names"):
-        build_book(profile="smoke", build_dir=tmp_path / "build", jobs=2)
+        book_reads(root, list(nbs))
 
 
 def test_side_by_side_execution_respects_dependencies_and_names_a_failure(monkeypatch, tmp_path):
