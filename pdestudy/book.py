@@ -78,18 +78,26 @@ def toc_notebooks(src: Path | None = None) -> list[str]:
     return list(dict.fromkeys(found))  # toc order, each once
 
 
-def toc_parts(src: Path | None = None) -> list[list[str]]:
-    """The notebooks of each part of _toc.yml, in toc order (one list for a toc without parts)."""
+def toc_sections(src: Path | None = None) -> list[tuple[str, list[str]]]:
+    """(caption, notebooks) for each part of _toc.yml, notebooks in toc order. Notebooks outside every
+    part come first, as one part captioned by the first one's folder; so does a part without a caption."""
     src = src or book_dir()
     notebooks = toc_notebooks(src)
     toc = yaml.safe_load((src / "_toc.yml").read_text()) or {}
-    parts = []
+    sections = []
     for part in toc.get("parts") or []:
         mine = set(toc_notebooks_of(part, src))
-        parts.append([nb for nb in notebooks if nb in mine])
-    placed = {nb for part in parts for nb in part}
+        nbs = [nb for nb in notebooks if nb in mine]
+        if nbs:
+            sections.append((part.get("caption") or nbs[0].split("/")[0], nbs))
+    placed = {nb for _, nbs in sections for nb in nbs}
     rest = [nb for nb in notebooks if nb not in placed]
-    return [p for p in ([rest] if rest else []) + parts if p]
+    return ([(rest[0].split("/")[0], rest)] if rest else []) + sections
+
+
+def toc_parts(src: Path | None = None) -> list[list[str]]:
+    """The notebooks of each part of _toc.yml, in toc order (one list for a toc without parts)."""
+    return [nbs for _, nbs in toc_sections(src)]
 
 
 def toc_notebooks_of(node: Any, src: Path) -> list[str]:
@@ -390,7 +398,7 @@ def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], dep
                 print(f"[{names.index(rel) + 1}/{n}] executing {rel}.ipynb with {params}", flush=True)
                 started[rel] = time.perf_counter() - t0
                 running[pool.submit(_execute_in_worker, source, path, params, rel, threads, threads_file)] = rel
-            if not running and not starting:
+            if not running:  # the ones starting now are running already
                 raise BookError(f"nothing can start: {[j[0] for j in pending]} wait for each other")
             waiting_for_files = failure is None and any(deps[j[0]] <= done and not can_start(j[0]) for j in pending)
             finished, _ = cf.wait(running, timeout=5.0 if waiting_for_files else None, return_when=cf.FIRST_COMPLETED)
@@ -445,7 +453,7 @@ def machine() -> dict[str, Any]:
 
 
 def build_report(path: Path, profile: str, jobs: int, timings: dict[str, tuple[float, float]], cold: bool,
-                 parts: list[list[str]], notebooks: list[str]) -> dict[str, Any]:
+                 sections: list[tuple[str, list[str]]], notebooks: list[str]) -> dict[str, Any]:
     """Write (atomically) and return this build's record: each notebook's start and end (seconds from
     the first start), the part it belongs to, the machine, the profile, jobs, and whether the caches
     were empty at the start. An `--only` build keeps the other notebooks' entries of the previous
@@ -459,12 +467,11 @@ def build_report(path: Path, profile: str, jobs: int, timings: dict[str, tuple[f
             previous = json.loads(path.read_text())
         except (OSError, ValueError):
             previous = {}
-    part_of = {nb: i for i, part in enumerate(parts) for nb in part}
-    captions = toc_captions(parts)
+    part_of = {nb: caption for caption, nbs in sections for nb in nbs}
     entries = {rel: e | {"this_run": False} for rel, e in (previous.get("notebooks") or {}).items() if rel in notebooks}
     for rel, (start, end) in timings.items():
         entries[rel] = {"start_s": round(start, 2), "end_s": round(end, 2), "seconds": round(end - start, 2),
-                        "part": captions[part_of.get(rel, 0)], "this_run": True}
+                        "part": part_of.get(rel, ""), "this_run": True}
     report = {"profile": profile, "jobs": jobs, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "wall_seconds": round(max((e for _, e in timings.values()), default=0.0), 2),
               "cold": cold, "partial": set(timings) != set(notebooks), "machine": machine(),
@@ -472,18 +479,6 @@ def build_report(path: Path, profile: str, jobs: int, timings: dict[str, tuple[f
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(report, indent=1, ensure_ascii=False))
     return report
-
-
-def toc_captions(parts: list[list[str]], src: Path | None = None) -> list[str]:
-    """A caption per part of `toc_parts`: the toc's own where it has one, else the first notebook's folder."""
-    src = src or book_dir()
-    toc = yaml.safe_load((src / "_toc.yml").read_text()) or {}
-    by_first = {}
-    for part in toc.get("parts") or []:
-        mine = toc_notebooks_of(part, src)
-        if mine and part.get("caption"):
-            by_first[mine[0]] = part["caption"]
-    return [by_first.get(p[0], p[0].split("/")[0]) if p else "" for p in parts]
 
 
 def write_report_page(staged: Path, report: dict[str, Any]) -> None:
@@ -593,6 +588,6 @@ def build_book(profile: str = "default", only: str | None = None, build_dir: str
             execute_notebook(src / f"{rel}.ipynb", staged / f"{rel}.ipynb", params, rel)
             timings[rel] = (start, time.perf_counter() - t0)
             print(f"[{i}/{len(selected)}] {rel}.ipynb done in {timings[rel][1] - start:.1f} s", flush=True)
-    report = build_report(out / "build_report.json", profile, jobs, timings, cold, toc_parts(src), notebooks)
+    report = build_report(out / "build_report.json", profile, jobs, timings, cold, toc_sections(src), notebooks)
     write_report_page(staged, report)
     return build_html(staged, out, strict)
