@@ -94,6 +94,30 @@ def test_scale_set_rows():
     assert rows[-1]["scales Δt"] == "–" and rows[-1]["full rollout (s)"] != rows[-1]["full rollout (s)"]  # NaN
 
 
+def test_autoencoder_takeaway_explains_a_uniform_latent_and_ranges_over_the_others(tmp_path):
+    """A 1×1 latent decodes to uniform frames (measured by autoencoder_summary); the takeaway says why its
+    error is that of a uniform frame and leaves it out of the range of the latents that hold a pattern."""
+    torch.manual_seed(0)
+    frames = torch.randn(2, 12, 1, 16, 16)
+    test = E.TestSet("random", frames, torch.arange(12, dtype=torch.float32), 1.0)
+    summaries = []
+    for channels in ([4, 8], [4, 8], [4, 8, 8], [4, 8, 8, 8]):  # standard, then 4², 2², 1² at the ablation budget
+        cfg = TrainConfig(task="autoencoder", model=dict(channels=channels), epochs=3)
+        path = tmp_path / "-".join(map(str, channels)) / str(len(summaries))
+        path.mkdir(parents=True)
+        (path / "metrics.json").write_text('{"n_train_samples": 7}')
+        model = ConvAutoencoder(CAEConfig(channels=channels)).eval()
+        summaries.append(E.autoencoder_summary(Run(cfg, model, [{"val_loss": 1.0}], 0, path, 1.0, 1), test, device="cpu"))
+    assert [s["uniform"] for s in summaries] == [False, False, False, True]
+    lines = E.autoencoder_takeaway(summaries, ablation_epochs=3)
+    text = "\n".join(lines)
+    assert "The 1×1×8 latent cannot hold a pattern" in text and f"{summaries[3]['error']:.4f}" in text
+    four, two = summaries[1], summaries[2]
+    worst, best = (four, two) if four["error"] > two["error"] else (two, four)
+    assert f"{worst['error'] / best['error']:.1f}× ({worst['latent']} vs {best['latent']})" in text  # 1² left out
+    assert "The 1×1×8" not in "\n".join(E.autoencoder_takeaway(summaries[:3], ablation_epochs=3))
+
+
 def test_training_summary():
     cfg = TrainConfig(task="dynamics", autoencoder={"task": "autoencoder"}, rollout=4)
     hist = [dict(epoch=e, train_loss=1.0 / (e + 1), val_loss=v, lr=1e-3, grad_norm=g, grad_norm_max=2 * g,

@@ -29,6 +29,19 @@ def test_cae_is_translation_equivariant_by_whole_pooling_cells():
     assert torch.allclose(torch.roll(z, shifts=1, dims=-1), z_shift, atol=1e-6)
 
 
+def test_a_single_latent_vector_decodes_to_a_uniform_frame():
+    # the decoder commutes with periodic shifts and a 1×1 latent is invariant under all of them: whatever
+    # the weights, a 1×1-latent CAE reconstructs spatially constant frames (the AE chapter's 1² ablation)
+    torch.manual_seed(0)
+    ae = ConvAutoencoder(CAEConfig(channels=[4, 8, 8, 8]))
+    x = torch.randn(2, 1, 16, 16)
+    assert ae.encode(x).shape[-2:] == (1, 1)
+    rec = ae(x)
+    assert rec.flatten(-2).std(-1).max() < 1e-6 * rec.abs().max() and rec.abs().max() > 0
+    two = ConvAutoencoder(CAEConfig(channels=[4, 8, 8]))  # 2×2: not uniform
+    assert two(x).flatten(-2).std(-1).min() > 1e-4 * two(x).abs().max()
+
+
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_transformer_shapes(encoding):
     m = LatentTransformer(small(encoding))

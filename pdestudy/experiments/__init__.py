@@ -18,7 +18,8 @@ names are also available at package level, as before: ``experiments.test_set`` i
 own module.
 """
 from . import matey, mst, performance, scorecard
-from .mst import (autoencoder_config, autoencoder_summary, budget_row, compare_mst_fno, depth_table, dynamics_config,
+from .mst import (autoencoder_config, autoencoder_summary, autoencoder_takeaway, budget_row, compare_mst_fno, depth_table,
+                  dynamics_config,
                   evaluate_scale_sets, final_state_mst, fno_config, fno_configs, FNO_PAPER_NRMSE, is_kolmogorov,
                   KOLMOGOROV_DEPTH, late_spectrum, model_label, mst_fno_cost_rows, MST_FNO_MODELS, mst_fno_rows,
                   mst_fno_summary, mst_fno_training_rows, MstFnoComparison, MstFnoRuns, multiscale_configs,
@@ -35,7 +36,7 @@ __all__ = ["mst", "START", "SCALE_SETS", "STANDARD", "KOLMOGOROV_DEPTH", "FNO_PA
            "autoencoder_config", "dynamics_config", "multiscale_configs", "fno_config", "open_dataset_attrs",
            "train_all", "TestSet", "test_set", "rollout_mst", "final_state_mst", "rollout_fno", "persistence",
            "truth", "score", "starts_for", "depth_table", "solver_frames_per_second", "surrogate_frames_per_second",
-           "parameter_count", "reconstruct", "autoencoder_summary", "score_mst", "seed_summary", "training_summary",
+           "parameter_count", "reconstruct", "autoencoder_summary", "autoencoder_takeaway", "score_mst", "seed_summary", "training_summary",
            "evaluate_scale_sets", "scale_set_rows", "is_kolmogorov", "standard_autoencoder", "standard_dynamics",
            "standard_multiscale", "standard_fno", "MstFnoRuns", "fno_configs", "train_mst_and_fno", "protocol_starts",
            "model_label", "MstFnoComparison", "compare_mst_fno", "late_spectrum", "mst_fno_rows", "budget_row",
