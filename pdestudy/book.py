@@ -360,8 +360,9 @@ def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], dep
     order: the long chain of a part is not kept waiting behind a short Data chapter. The cores are
     shared out between the running kernels,
     and shared again whenever one starts or ends: a file the kernels' training loops read once an
-    epoch (`utils.share_cores`) holds each one's thread count, so the last kernel running gets every
-    core instead of keeping its one. The first failure stops new starts, waits for the running
+    epoch (`utils.share_cores`) holds the cores and the number of kernels running, so the last kernel
+    running gets every core instead of keeping its one (and a kernel waiting for another's result
+    gives its share away meanwhile). The first failure stops new starts, waits for the running
     notebooks and is raised. Returns each notebook's (start, end) in seconds from the first start."""
     from .utils import atomic_path  # torch comes with it: not at import (see fold_defaults)
     cores = os.cpu_count() or 1
@@ -381,11 +382,10 @@ def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], dep
             cf.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         threads_file = Path(tmp) / "threads"
 
-        def share(kernels: int) -> int:
-            threads = max(1, cores // max(1, kernels))
+        def share(kernels: int) -> int:  # the file `utils.share_cores` reads: "<cores> <kernels>"
             with atomic_path(threads_file) as t:
-                t.write_text(str(threads))
-            return threads
+                t.write_text(f"{cores} {max(1, kernels)}")
+            return max(1, cores // max(1, kernels))
 
         while running or (pending and failure is None):
             ready = [j for j in pending if can_start(j[0])] if failure is None else []  # after a failure: none

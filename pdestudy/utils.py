@@ -85,28 +85,63 @@ THREADS_FILE = "PDESTUDY_THREADS_FILE"  # set by `pdestudy book --jobs N` for th
 
 def share_cores() -> int:
     """Follow the book runner's share of the cores: where ``$PDESTUDY_THREADS_FILE`` names a file
-    holding a thread count, set torch's intra-op threads to it (and return it).
+    holding "<cores> <kernels>", set torch's intra-op threads to cores // (kernels not waiting), and
+    return it.
 
     Side by side, two kernels at one thread each outrun one kernel at two, but the last kernel
     running would keep its one thread after its partner ends; the runner rewrites the file whenever
-    a kernel starts or ends, and the training loop calls this once an epoch. Anywhere else (the
-    variable unset, the file unreadable) the thread count stays as it is."""
+    a kernel starts or ends, and the training loop calls this once an epoch. A kernel waiting for
+    another's result (`exclusive`) leaves a marker beside the file for as long as it waits, so the
+    one computing that result gets its cores meanwhile. Anywhere else (the variable unset, the file
+    unreadable) the thread count stays as it is."""
     path = os.environ.get(THREADS_FILE)
     if path:
         try:
-            n = int(Path(path).read_text().strip())
+            cores, kernels = (int(v) for v in Path(path).read_text().split())
         except (OSError, ValueError):
-            n = 0
-        if n >= 1 and n != torch.get_num_threads():
-            torch.set_num_threads(n)
+            cores = kernels = 0
+        if cores >= 1 and kernels >= 1:
+            n = max(1, cores // max(1, kernels - len(_waiting_kernels(Path(path)))))
+            if n != torch.get_num_threads():
+                torch.set_num_threads(n)
     return torch.get_num_threads()
+
+
+def _waiting_kernels(threads_file: Path) -> list[Path]:
+    """The markers (`exclusive`) of the kernels now waiting for another's result; a dead one's is stale."""
+    alive = []
+    for marker in threads_file.parent.glob(f"{threads_file.name}.waiting.*"):
+        try:
+            os.kill(int(marker.suffix[1:]), 0)
+        except (ValueError, ProcessLookupError):
+            continue
+        except PermissionError:  # alive, another user's
+            pass
+        alive.append(marker)
+    return alive
+
+
+def held_elsewhere(path: str | os.PathLike) -> bool:
+    """Whether another process (or another lock object) holds the `exclusive` lock on `path` now;
+    never creates the lock file."""
+    from filelock import FileLock, Timeout
+    if not Path(path).exists():
+        return False
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
 
 
 @contextlib.contextmanager
 def exclusive(path: str | os.PathLike, waiting: str = "") -> Iterator[None]:
     """Hold an inter-process lock on `path` for the block (filelock: flock on POSIX, msvcrt on
     Windows). Two book kernels asking for the same result take turns: the second then finds the
-    first's result instead of computing it again. `waiting`, if given, is printed when the lock is
+    first's result instead of computing it again, and while it waits it gives its share of the cores
+    to the others (a marker `share_cores` counts). `waiting`, if given, is printed when the lock is
     held by another process."""
     from filelock import FileLock, Timeout
     path = Path(path)
@@ -117,7 +152,15 @@ def exclusive(path: str | os.PathLike, waiting: str = "") -> Iterator[None]:
     except Timeout:
         if waiting:
             print(waiting, flush=True)
-        lock.acquire()
+        threads_file = os.environ.get(THREADS_FILE)
+        marker = Path(f"{threads_file}.waiting.{os.getpid()}") if threads_file else None
+        try:
+            if marker is not None:
+                marker.touch()
+            lock.acquire()
+        finally:
+            if marker is not None:
+                marker.unlink(missing_ok=True)
     try:
         yield
     finally:

@@ -83,6 +83,52 @@ def test_two_kernels_asking_for_one_config_train_it_once(env, tmp_path, monkeypa
     assert losses(results["a"].history) == losses(results["b"].history) and results["a"].path == results["b"].path
 
 
+def test_a_kernel_waiting_for_a_lock_gives_its_cores_to_the_one_computing(tmp_path, monkeypatch):
+    """share_cores divides the cores among the kernels not waiting: while one waits in `exclusive` for
+    another's result (its marker beside the runner's threads file), the other gets its share."""
+    import os
+    import threading
+
+    from pdestudy.utils import THREADS_FILE, exclusive, share_cores
+    cores, n0 = os.cpu_count() or 1, torch.get_num_threads()
+    threads_file = tmp_path / "threads"
+    threads_file.write_text(f"{cores} 2")  # as the runner writes it: two kernels side by side
+    (tmp_path / "threads.waiting.999999999").touch()  # a dead kernel's marker: stale, not counted
+    monkeypatch.setenv(THREADS_FILE, str(threads_file))
+    lock, held, release, got = tmp_path / "x.lock", threading.Event(), threading.Event(), threading.Event()
+
+    def holder():  # the kernel computing the result
+        with exclusive(lock):
+            held.set()
+            release.wait(60)
+
+    def waiter():  # the kernel asking for the same result (two threads: each takes its own flock)
+        with exclusive(lock):
+            got.set()
+    try:
+        assert share_cores() == max(1, cores // 2)
+        threads = [threading.Thread(target=holder)]
+        threads[0].start()
+        assert held.wait(60)
+        threads.append(threading.Thread(target=waiter))
+        threads[1].start()
+        marker = tmp_path / f"threads.waiting.{os.getpid()}"
+        for _ in range(600):
+            if marker.exists():
+                break
+            threading.Event().wait(0.1)
+        assert marker.exists() and not got.is_set()
+        assert share_cores() == cores  # the computing kernel gets the waiting one's share too
+        release.set()
+        for t in threads:
+            t.join(60)
+        assert got.is_set() and not marker.exists()
+        assert share_cores() == max(1, cores // 2)
+    finally:
+        release.set()
+        torch.set_num_threads(n0)
+
+
 def test_best_epoch_is_the_best_validation_epoch(env, tmp_path):
     run = train(dyn(epochs=5), root=tmp_path, progress=False)
     vals = [h["val_loss"] for h in run.history]
