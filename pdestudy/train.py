@@ -60,7 +60,7 @@ from .data.generation import dataset_path, generate
 from .data.io import open_dataset, validate_file
 from .data.windows import check_frame_range
 from .paths import results_root
-from .utils import atomic_path, exclusive, get_device, share_cores
+from .utils import atomic_path, exclusive, get_device, held_elsewhere, share_cores
 
 TASKS = ("autoencoder", "dynamics", "fno", "matey")
 
@@ -701,6 +701,11 @@ def train(cfg: TrainConfig | dict, device: str = "auto", root=None, progress: bo
     with exclusive(run_dir / "train.lock", waiting=f"{run_dir}: another process is training this config; waiting for it"):
         cached = load_run(cfg, root)
         return cached if cached is not None else _train(cfg, device, root, progress)
+
+
+def training_elsewhere(cfg: TrainConfig, root=None) -> bool:
+    """Whether another process (a book kernel side by side) is training `cfg` now: `train` would wait for it."""
+    return held_elsewhere(cfg.run_dir(root) / "train.lock")
 
 
 def _train(cfg: TrainConfig, device: str, root, progress: bool) -> Run:

@@ -136,3 +136,34 @@ def test_comparison_figures(ns_test, runs):
     spec["truth"] = E.late_spectrum(c.truth, 1.0, 3)
     fig = mst_plots.spectrum_comparison({"a": spec, "b": {"truth": spec["truth"], "persistence": spec["persistence"]}})
     assert fig._repr_png_()[:4] == b"\x89PNG"
+
+
+def test_a_dataset_another_kernel_is_training_waits_until_the_others_are_done(monkeypatch, tmp_path):
+    """Side by side with the multi-scale chapter, the comparison trains first the datasets nobody else is
+    training now (a thread holding one Δt model's lock stands in for the other kernel)."""
+    import threading
+
+    from pdestudy.utils import exclusive
+    monkeypatch.setenv("PDESTUDY_RESULTS", str(tmp_path))
+    order = []
+    monkeypatch.setattr(E.mst, "train_mst_and_fno", lambda name, *a, **kw: order.append(name) or f"runs of {name}")
+    busy = E.standard_multiscale("ns_nu1e-3", "smoke")[4].run_dir() / "train.lock"
+    held, release = threading.Event(), threading.Event()
+
+    def other_kernel():
+        with exclusive(busy):
+            held.set()
+            release.wait(60)
+    thread = threading.Thread(target=other_kernel)
+    thread.start()
+    try:
+        assert held.wait(60)
+        runs = E.train_mst_and_fno_all(["ns_nu1e-3", "ns_nu1e-4", "kolmogorov_re40"], "smoke")
+    finally:
+        release.set()
+        thread.join(60)
+    assert order == ["ns_nu1e-4", "kolmogorov_re40", "ns_nu1e-3"]  # the busy one last, the others in order
+    assert runs == {n: f"runs of {n}" for n in ("ns_nu1e-3", "ns_nu1e-4", "kolmogorov_re40")}  # in the caller's order
+    order.clear()
+    E.train_mst_and_fno_all(["ns_nu1e-3", "ns_nu1e-4"], "smoke")  # the lock free again: in order
+    assert order == ["ns_nu1e-3", "ns_nu1e-4"]

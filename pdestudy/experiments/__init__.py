@@ -27,7 +27,7 @@ from .mst import (autoencoder_config, autoencoder_summary, autoencoder_takeaway,
                   rollout_mst, scale_set_rows, SCALE_SETS, score, score_mst, seed_summary, solver_frames_per_second,
                   spectral_ratio, STANDARD, standard_autoencoder, standard_dynamics, standard_fno,
                   standard_multiscale, START, starts_for, surrogate_frames_per_second, test_set, TestSet, train_all,
-                  train_mst_and_fno, training_summary, truth)
+                  train_mst_and_fno, train_mst_and_fno_all, training_summary, truth)
 # imported by the MST protocol and used through it by notebooks and tests
 from .mst import (chain_depths, dataset_path, generate, get_device, MultiScaleStepper, nrmse, nrmse_per_step,
                   open_dataset, parameters, Run, train, TrainConfig, validate_file)
@@ -36,9 +36,11 @@ __all__ = ["mst", "START", "SCALE_SETS", "STANDARD", "KOLMOGOROV_DEPTH", "FNO_PA
            "autoencoder_config", "dynamics_config", "multiscale_configs", "fno_config", "open_dataset_attrs",
            "train_all", "TestSet", "test_set", "rollout_mst", "final_state_mst", "rollout_fno", "persistence",
            "truth", "score", "starts_for", "depth_table", "solver_frames_per_second", "surrogate_frames_per_second",
-           "parameter_count", "reconstruct", "autoencoder_summary", "autoencoder_takeaway", "score_mst", "seed_summary", "training_summary",
+           "parameter_count", "reconstruct", "autoencoder_summary", "autoencoder_takeaway", "score_mst", "seed_summary",
+           "training_summary",
            "evaluate_scale_sets", "scale_set_rows", "is_kolmogorov", "standard_autoencoder", "standard_dynamics",
-           "standard_multiscale", "standard_fno", "MstFnoRuns", "fno_configs", "train_mst_and_fno", "protocol_starts",
+           "standard_multiscale", "standard_fno", "MstFnoRuns", "fno_configs", "train_mst_and_fno", "train_mst_and_fno_all",
+           "protocol_starts",
            "model_label", "MstFnoComparison", "compare_mst_fno", "late_spectrum", "mst_fno_rows", "budget_row",
            "mst_fno_cost_rows", "mst_fno_training_rows", "mst_fno_summary", "spectral_ratio", "Run", "TrainConfig",
            "train", "get_device", "chain_depths", "MultiScaleStepper", "generate", "dataset_path", "open_dataset",
