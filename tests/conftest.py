@@ -5,6 +5,7 @@ kernels that inherit os.environ, so they see the same temporary roots).
 """
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 
@@ -26,15 +27,53 @@ def temp_data_roots(tmp_path_factory):
     mp.undo()
 
 
+# ---------------------------------------------------------------------- the smoke book, built in the background
+# The book's notebooks are mostly kernel start-ups, imports and single-threaded plotting, and the unit
+# tests leave a core idle much of the time: the book builds in a process of its own from the start of
+# the session, beside the other tests, and the tests that read it run last.
+WANTS_BOOK = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(trylast=True)  # after -m / -k deselection: only the tests that will run count
+def pytest_collection_modifyitems(config, items):
+    book = [it for it in items if "smoke_book" in getattr(it, "fixturenames", ())]
+    items[:] = [it for it in items if "smoke_book" not in getattr(it, "fixturenames", ())] + book
+    config.stash[WANTS_BOOK] = bool(book)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def smoke_book_build(request, tmp_path_factory, temp_data_roots):
+    """Start `pdestudy book --profile smoke --jobs 2 --strict` at the start of the session, when a
+    selected test reads the book: (root, process). Its own data and results roots (root/generated,
+    root/results), so the tests running beside it never share a file with it."""
+    if not request.config.stash.get(WANTS_BOOK, False):
+        yield None
+        return
+    root = tmp_path_factory.mktemp("book")
+    env = {**os.environ, "PDESTUDY_DATA": str(root / "generated"), "PDESTUDY_RESULTS": str(root / "results")}
+    cmd = [sys.executable, "-c", "import sys; from pdestudy.cli import main; sys.exit(main(sys.argv[1:]))",
+           "book", "--profile", "smoke", "--jobs", "2", "--strict", "--build-dir", str(root)]
+    with (root / "build.log").open("w") as log:
+        # a session of its own: its kernels are stopped with it if the tests end first
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            yield root, proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
 @pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory, temp_data_roots):
-    """The book built once with the smoke profile, strictly: (<build>/smoke, html index)."""
-    from pdestudy.book import build_book
-    build_dir = tmp_path_factory.mktemp("book")
-    # two notebooks side by side, as `pdestudy book --jobs 2` (CI time: the smoke chapters are mostly
-    # kernel start-up and imports, which one core does while the other computes)
-    index = build_book(profile="smoke", build_dir=build_dir, strict=True, jobs=2)
-    return build_dir / "smoke", index
+def smoke_book(smoke_book_build):
+    """The book built with the smoke profile, strictly, two notebooks side by side (as
+    `pdestudy book --jobs 2`): (<build>/smoke, html index). Its results root is <build>/../results."""
+    root, proc = smoke_book_build
+    code = proc.wait()
+    if code != 0:
+        tail = (root / "build.log").read_text(errors="replace")[-6000:]
+        pytest.fail(f"pdestudy book --profile smoke failed (exit {code}); the end of {root / 'build.log'}:\n{tail}")
+    return root / "smoke", root / "smoke" / "_build" / "html" / "index.html"
 
 
 @pytest.fixture(scope="session")

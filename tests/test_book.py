@@ -128,7 +128,8 @@ def test_the_scorecard_shows_the_chapters_stored_verdicts(smoke_book):
     table = next(o.data["text/markdown"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
                  if "text/markdown" in o.get("data", {}) and "| paper | claim |" in o.data["text/markdown"])
     lines = {ln.split(" | ")[1]: ln for ln in table.splitlines()[2:]}  # statement → its row
-    stored = SC.load_records("smoke")
+    results = out.parent / "results"  # the smoke book's own results root (conftest.smoke_book)
+    stored = SC.load_records("smoke", root=results)
     # every MATEY chapter and every MST chapter but the FNO one on sets the smoke book does not train
     assert {"matey.avit", "matey.svit", "matey.adaptive", "matey.vit8x", "matey.transfer", "mst.encodings",
             "mst.rollout", "mst.multiscale"} <= set(stored)
@@ -142,7 +143,7 @@ def test_the_scorecard_shows_the_chapters_stored_verdicts(smoke_book):
     table = html[html.index("<table"): html.index("</table>")]  # rendered as a table, each claim linked to its chapter
     assert table.count("<tr") == len(SC.CLAIMS) + 1
     assert 'href="../mst/rollout.html"' in table and 'href="../matey/finetuning.html"' in table
-    findings = SC.load_findings("smoke")  # the Data chapters' qualifications, as they stored them
+    findings = SC.load_findings("smoke", root=results)  # the Data chapters' qualifications, as they stored them
     assert set(findings) == {"data/incompressible_ns", "data/mhd_cavity"}
     shown = next(o.data["text/markdown"] for c in nb.cells if c.cell_type == "code" for o in c.outputs
                  if "text/markdown" in o.get("data", {}) and "data/mhd_cavity" in o.data["text/markdown"])
