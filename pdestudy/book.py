@@ -338,16 +338,25 @@ def execute_notebook(source: Path, path: Path, parameters: dict[str, Any], rel: 
     fold_defaults(path)
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of every child it has waited for: once a notebook
+    has run, its kernel, and with it what the kernel waited for (generation workers, DDP ranks)."""
+    import resource
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _execute_in_worker(source: Path, path: Path, parameters: dict[str, Any], rel: str, threads: int,
-                       threads_file: Path) -> float:
+                       threads_file: Path) -> tuple[float, float]:
     """One notebook in a worker process of `execute_side_by_side`; its kernel starts with `threads`
-    threads and follows `threads_file` (`utils.share_cores`) while it runs."""
+    threads and follows `threads_file` (`utils.share_cores`) while it runs. Returns its wall-clock
+    and CPU seconds (a worker runs several notebooks one after another: differences)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the kernel inherits them: no oversubscribed cores
         os.environ[var] = str(threads)
     os.environ["PDESTUDY_THREADS_FILE"] = str(threads_file)  # utils.THREADS_FILE (utils imports torch)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     execute_notebook(source, path, parameters, rel, progress_bar=False)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds() - cpu
 
 
 def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], deps: dict[str, set[str]],
@@ -363,7 +372,8 @@ def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], dep
     epoch (`utils.share_cores`) holds the cores and the number of kernels running, so the last kernel
     running gets every core instead of keeping its one (and a kernel waiting for another's result
     gives its share away meanwhile). The first failure stops new starts, waits for the running
-    notebooks and is raised. Returns each notebook's (start, end) in seconds from the first start."""
+    notebooks and is raised. Returns each notebook's (start, end) in seconds from the first start
+    and its CPU seconds (`cpu_seconds`: the kernel's and its children's)."""
     from .utils import atomic_path  # torch comes with it: not at import (see fold_defaults)
     cores = os.cpu_count() or 1
     names = [rel for rel, *_ in jobs]
@@ -405,13 +415,13 @@ def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], dep
             for fut in finished:
                 rel = running.pop(fut)
                 try:
-                    seconds = fut.result()
+                    seconds, cpu = fut.result()
                 except BaseException as exc:  # noqa: BLE001 — re-raised below, after the others finish
                     failure = failure or exc
                     continue
                 done.add(rel)
-                timings[rel] = (started[rel], time.perf_counter() - t0)
-                print(f"[{names.index(rel) + 1}/{n}] {rel}.ipynb done in {seconds:.1f} s", flush=True)
+                timings[rel] = (started[rel], time.perf_counter() - t0, cpu)
+                print(f"[{names.index(rel) + 1}/{n}] {rel}.ipynb done in {seconds:.1f} s ({cpu:.0f} CPU s)", flush=True)
     if failure is not None:
         raise failure
     return timings
@@ -452,11 +462,11 @@ def machine() -> dict[str, Any]:
             "torch": torch_version, "jupyter-book": jb, "system": platform.platform()}
 
 
-def build_report(path: Path, profile: str, jobs: int, timings: dict[str, tuple[float, float]], cold: bool,
+def build_report(path: Path, profile: str, jobs: int, timings: dict[str, tuple[float, float, float]], cold: bool,
                  sections: list[tuple[str, list[str]]], notebooks: list[str]) -> dict[str, Any]:
     """Write (atomically) and return this build's record: each notebook's start and end (seconds from
-    the first start), the part it belongs to, the machine, the profile, jobs, and whether the caches
-    were empty at the start. An `--only` build keeps the other notebooks' entries of the previous
+    the first start) and CPU seconds, the part it belongs to, the machine, the profile, jobs, and
+    whether the caches were empty at the start. An `--only` build keeps the other notebooks' entries of the previous
     record (marked as earlier runs) and is marked partial."""
     from datetime import datetime, timezone
 
@@ -469,11 +479,12 @@ def build_report(path: Path, profile: str, jobs: int, timings: dict[str, tuple[f
             previous = {}
     part_of = {nb: caption for caption, nbs in sections for nb in nbs}
     entries = {rel: e | {"this_run": False} for rel, e in (previous.get("notebooks") or {}).items() if rel in notebooks}
-    for rel, (start, end) in timings.items():
+    for rel, (start, end, cpu) in timings.items():
         entries[rel] = {"start_s": round(start, 2), "end_s": round(end, 2), "seconds": round(end - start, 2),
-                        "part": part_of.get(rel, ""), "this_run": True}
+                        "cpu_s": round(cpu, 2), "part": part_of.get(rel, ""), "this_run": True}
     report = {"profile": profile, "jobs": jobs, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "wall_seconds": round(max((e for _, e in timings.values()), default=0.0), 2),
+              "wall_seconds": round(max((e for _, e, _ in timings.values()), default=0.0), 2),
+              "cpu_seconds": round(sum(c for *_, c in timings.values()), 2),
               "cold": cold, "partial": set(timings) != set(notebooks), "machine": machine(),
               "notebooks": {rel: entries[rel] for rel in notebooks if rel in entries}}
     with atomic_path(path) as tmp:
@@ -483,7 +494,7 @@ def build_report(path: Path, profile: str, jobs: int, timings: dict[str, tuple[f
 
 def write_report_page(staged: Path, report: dict[str, Any]) -> None:
     """Fill the staged copy's `REPORT_PAGE` (if its toc has one) with this build's record: a table per
-    notebook, the time per part, the machine, and a timeline figure."""
+    notebook, the time and CPU time per part, the machine, and a timeline figure."""
     page = staged / f"{REPORT_PAGE}.md"
     if not page.exists():
         return
@@ -491,9 +502,13 @@ def write_report_page(staged: Path, report: dict[str, Any]) -> None:
     from .utils import atomic_path
     m, rows = report["machine"], report["notebooks"]
     minutes = lambda s: f"{s / 60:.1f}"  # noqa: E731
-    per_part: dict[str, float] = {}
+    cpu = lambda e: "" if e.get("cpu_s") is None else minutes(e["cpu_s"])  # noqa: E731 — older records have none
+    per_part: dict[str, list[float]] = {}
     for e in rows.values():
-        per_part[e["part"]] = per_part.get(e["part"], 0.0) + e["seconds"]
+        acc = per_part.setdefault(e["part"], [0.0, 0.0])
+        acc[0] += e["seconds"]
+        acc[1] += e.get("cpu_s") or 0.0
+    cores, busy = m["cores"] or 1, report.get("cpu_seconds")
     figure = page.with_name("build_timeline.png")
     timeline({rel: (e["start_s"], e["end_s"], e["part"]) for rel, e in rows.items() if e["this_run"]}, figure)
     state = ("empty at its start: a **cold** build, every dataset generated and every model trained in it"
@@ -509,16 +524,22 @@ def write_report_page(staged: Path, report: dict[str, Any]) -> None:
              + "; the HTML build after it is not counted.",
              f"- **Machine** {m['cpu']}, {m['cores']} cores" + (f", GPU {m['gpu']}" if m["gpu"] else ", no GPU")
              + f"; Python {m['python']}, torch {m['torch']}, Jupyter Book {m['jupyter-book']}; {m['system']}.",
-             f"- **Caches** (generated data, trained models) {state}.", "",
+             f"- **Caches** (generated data, trained models) {state}.",
+             *([f"- **CPU** {minutes(busy)} min of CPU time in the notebooks run this time (their kernels and the "
+                f"processes those started): on {cores} cores no order of the notebooks could have run them in less than "
+                f"{minutes(busy / cores)} min, and the cores were busy "
+                f"{100 * busy / (cores * report['wall_seconds']):.0f} % of the wall-clock time."]
+               if busy and report["wall_seconds"] else []), "",
              "Side by side, each notebook's time includes the cores it shared with the other running one, so "
              "the times per part add up to more than the wall-clock time.", "",
-             "| part | notebooks | time, summed (min) |", "| --- | --- | --- |"]
-    lines += [f"| {part} | {sum(e['part'] == part for e in rows.values())} | {minutes(sec)} |"
-              for part, sec in per_part.items()]
+             "| part | notebooks | time, summed (min) | CPU time (min) |", "| --- | --- | --- | --- |"]
+    lines += [f"| {part} | {sum(e['part'] == part for e in rows.values())} | {minutes(sec)} | {minutes(c)} |"
+              for part, (sec, c) in per_part.items()]
     lines += ["", f"![When each notebook ran]({figure.name})", "",
-              "| notebook | part | started (min) | ended (min) | time (min) |", "| --- | --- | --- | --- | --- |"]
+              "| notebook | part | started (min) | ended (min) | time (min) | CPU time (min) |",
+              "| --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {rel} | {e['part']} | {minutes(e['start_s'])} | {minutes(e['end_s'])} | {minutes(e['seconds'])}"
-              + ("" if e["this_run"] else " (an earlier run)") + " |" for rel, e in rows.items()]
+              + ("" if e["this_run"] else " (an earlier run)") + f" | {cpu(e)} |" for rel, e in rows.items()]
     with atomic_path(page) as tmp:
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -583,11 +604,12 @@ def build_book(profile: str = "default", only: str | None = None, build_dir: str
         for i, rel in enumerate(selected, 1):
             params = notebook_parameters(cfg, rel)
             print(f"[{i}/{len(selected)}] executing {rel}.ipynb with {params}", flush=True)
-            start = time.perf_counter() - t0
+            start, cpu = time.perf_counter() - t0, cpu_seconds()
             # from the source, so --only runs the current notebook, not the last executed copy
             execute_notebook(src / f"{rel}.ipynb", staged / f"{rel}.ipynb", params, rel)
-            timings[rel] = (start, time.perf_counter() - t0)
-            print(f"[{i}/{len(selected)}] {rel}.ipynb done in {timings[rel][1] - start:.1f} s", flush=True)
+            timings[rel] = (start, time.perf_counter() - t0, cpu_seconds() - cpu)
+            print(f"[{i}/{len(selected)}] {rel}.ipynb done in {timings[rel][1] - start:.1f} s "
+                  f"({timings[rel][2]:.0f} CPU s)", flush=True)
     report = build_report(out / "build_report.json", profile, jobs, timings, cold, toc_sections(src), notebooks)
     write_report_page(staged, report)
     return build_html(staged, out, strict)

@@ -159,6 +159,9 @@ def notebook(*sources, params='profile = "default"\ndevice = "auto"'):
     return nb
 
 
+BURN = "import time\nt0 = time.process_time()\nwhile time.process_time() - t0 < 2: pass"  # 2 s of CPU in the kernel
+
+
 def tiny_book(root: Path, notebooks: dict) -> Path:
     """A book with an intro page and the given {name: notebook} chapters, and a smoke profile."""
     root.mkdir(parents=True)
@@ -191,7 +194,8 @@ def test_a_failing_notebook_stops_the_build_naming_notebook_and_cell(monkeypatch
 
 def test_parameters_staging_and_only(monkeypatch, tmp_path):
     ok = notebook("print(profile, greeting)", params='profile = "default"\ndevice = "auto"\ngreeting = "hi"')
-    other = notebook("import os\nprint('cwd', os.getcwd())", params='profile = "default"\ndevice = "auto"\nn = 3  # no profile sets it')
+    other = notebook("import os\nprint('cwd', os.getcwd())\n" + BURN,
+                     params='profile = "default"\ndevice = "auto"\nn = 3  # no profile sets it')
     src = tiny_book(tmp_path / "book", {"ok": ok, "other": other})
     monkeypatch.setenv("PDESTUDY_BOOK", str(src))
     build = tmp_path / "build"
@@ -219,6 +223,9 @@ def test_parameters_staging_and_only(monkeypatch, tmp_path):
     assert first["other"]["start_s"] >= first["ok"]["end_s"]  # one by one, in toc order
     assert report["machine"]["cores"] == os.cpu_count() and report["profile"] == "smoke"
     assert report["wall_seconds"] == first["other"]["end_s"]
+    # CPU time: the kernel's, measured by the process that waited for it (the kernel burns 2 s in `other`)
+    assert first["other"]["cpu_s"] >= 2 > first["ok"]["cpu_s"]
+    assert report["cpu_seconds"] == pytest.approx(sum(e["cpu_s"] for e in first.values()), abs=0.02)
 
     # --only re-executes one notebook, from its current source, and keeps the other's executed copy
     before = (staged / "other.ipynb").read_text()
@@ -361,7 +368,7 @@ def test_side_by_side_execution_respects_dependencies_and_names_a_failure(monkey
              f"while share_cores() != os.cpu_count() and time.time() - t0 < 60: time.sleep(0.1)\n"
              f"open({str(log)!r}, 'a').write(f'threads-a {{share_cores()}}\\n')")
     beside = (f"from pdestudy.utils import share_cores\n"
-              f"open({str(log)!r}, 'a').write(f'threads-b {{share_cores()}}\\n')")
+              f"open({str(log)!r}, 'a').write(f'threads-b {{share_cores()}}\\n')\n" + BURN)
     root = tmp_path / "book"
     nbs = {"data/a": stamp("a", "import time; time.sleep(1)\n" + alone), "data/b": stamp("b", beside),
            "one/x": stamp("x"), "one/y": stamp("y"), "two/p": stamp("p")}
@@ -395,6 +402,9 @@ def test_side_by_side_execution_respects_dependencies_and_names_a_failure(monkey
     page = (index.parent / "discussion" / "build.html").read_text()  # the staged page, filled in from the record
     assert "Filled in" not in page and "<img" in page and report["jobs"] == 2 and "<strong>2</strong> at a time" in page
     assert f"{runs['data/a']['seconds'] / 60:.1f}" in page and (index.parent / "_images").is_dir()
+    # CPU time per notebook, from the worker process that ran it (b's kernel burns 2 s; x only starts)
+    assert runs["data/b"]["cpu_s"] >= 2 and runs["data/b"]["cpu_s"] > runs["one/x"]["cpu_s"] + 1.5
+    assert f"{report['cpu_seconds'] / 60:.1f} min of CPU time" in page
 
     nbformat.write(stamp("x", "1 / 0"), root / "one" / "x.ipynb")
     log.unlink()
