@@ -411,7 +411,7 @@ def execute_side_by_side(jobs: list[tuple[str, Path, Path, dict[str, Any]]], dep
             if not running:  # the ones starting now are running already
                 raise BookError(f"nothing can start: {[j[0] for j in pending]} wait for each other")
             waiting_for_files = failure is None and any(deps[j[0]] <= done and not can_start(j[0]) for j in pending)
-            finished, _ = cf.wait(running, timeout=5.0 if waiting_for_files else None, return_when=cf.FIRST_COMPLETED)
+            finished, _ = cf.wait(running, timeout=1.0 if waiting_for_files else None, return_when=cf.FIRST_COMPLETED)
             for fut in finished:
                 rel = running.pop(fut)
                 try:

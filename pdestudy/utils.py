@@ -101,15 +101,16 @@ def share_cores() -> int:
         except (OSError, ValueError):
             cores = kernels = 0
         if cores >= 1 and kernels >= 1:
-            n = max(1, cores // max(1, kernels - len(_waiting_kernels(Path(path)))))
+            n = max(1, cores // max(1, kernels - _waiting_kernels(Path(path))))
             if n != torch.get_num_threads():
                 torch.set_num_threads(n)
     return torch.get_num_threads()
 
 
-def _waiting_kernels(threads_file: Path) -> list[Path]:
-    """The markers (`exclusive`) of the kernels now waiting for another's result; a dead one's is stale."""
-    alive = []
+def _waiting_kernels(threads_file: Path) -> int:
+    """How many kernels are now waiting for another's result: their markers (`exclusive`), a dead
+    one's being stale."""
+    alive = 0
     for marker in threads_file.parent.glob(f"{threads_file.name}.waiting.*"):
         try:
             os.kill(int(marker.suffix[1:]), 0)
@@ -117,7 +118,7 @@ def _waiting_kernels(threads_file: Path) -> list[Path]:
             continue
         except PermissionError:  # alive, another user's
             pass
-        alive.append(marker)
+        alive += 1
     return alive
 
 

@@ -320,7 +320,7 @@ def test_side_by_side_a_notebook_starts_once_the_datasets_it_reads_exist(monkeyp
         return nb
 
     writes = (f"import time; from pathlib import Path; p = Path({str(data)!r}) / 'smoke' / 'made.nc'\n"
-              "time.sleep(5); p.parent.mkdir(parents=True, exist_ok=True); p.write_text('x'); t0 = time.time()\n"
+              "time.sleep(2); p.parent.mkdir(parents=True, exist_ok=True); p.write_text('x'); t0 = time.time()\n"
               f"while 'start x' not in open({str(log)!r}).read() and time.time() - t0 < 120: time.sleep(0.2)")  # x, then end
     root = tmp_path / "book"
     tiny_book(root, {})
@@ -406,10 +406,13 @@ def test_side_by_side_execution_respects_dependencies_and_names_a_failure(monkey
     assert runs["data/b"]["cpu_s"] >= 2 and runs["data/b"]["cpu_s"] > runs["one/x"]["cpu_s"] + 1.5
     assert f"{report['cpu_seconds'] / 60:.1f} min of CPU time" in page
 
+    # a failure, through the runner build_book calls (the Data chapters need not run again for it)
     nbformat.write(stamp("x", "1 / 0"), root / "one" / "x.ipynb")
     log.unlink()
+    out = tmp_path / "build" / "smoke" / "src"
     with pytest.raises(BookError, match=r"notebook one/x: cell .*ZeroDivisionError"):
-        build_book(profile="smoke", build_dir=tmp_path / "build", jobs=2)
+        execute_side_by_side([(rel, root / f"{rel}.ipynb", out / f"{rel}.ipynb", {"profile": "smoke"})
+                              for rel in ("one/x", "one/y")], dependencies(toc_parts(root)), 2)
     assert "start y" not in log.read_text()  # nothing that waits for the failed chapter starts
     with pytest.raises(BookError, match="jobs"):
         build_book(profile="smoke", build_dir=tmp_path / "build", jobs=0)
