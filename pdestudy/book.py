@@ -16,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import json
+import math
 import multiprocessing
 import os
 import shutil
@@ -340,8 +341,12 @@ def execute_notebook(source: Path, path: Path, parameters: dict[str, Any], rel: 
 
 def cpu_seconds() -> float:
     """CPU time (user + system) of this process and of every child it has waited for: once a notebook
-    has run, its kernel, and with it what the kernel waited for (generation workers, DDP ranks)."""
-    import resource
+    has run, its kernel, and with it what the kernel waited for (generation workers, DDP ranks).
+    NaN where the system has no getrusage (Windows): the record then holds no CPU time."""
+    try:
+        import resource
+    except ImportError:
+        return math.nan
     me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
@@ -466,8 +471,8 @@ def build_report(path: Path, profile: str, jobs: int, timings: dict[str, tuple[f
                  sections: list[tuple[str, list[str]]], notebooks: list[str]) -> dict[str, Any]:
     """Write (atomically) and return this build's record: each notebook's start and end (seconds from
     the first start) and CPU seconds, the part it belongs to, the machine, the profile, jobs, and
-    whether the caches were empty at the start. An `--only` build keeps the other notebooks' entries of the previous
-    record (marked as earlier runs) and is marked partial."""
+    whether the caches were empty at the start. An `--only` build keeps the other notebooks' entries
+    of the previous record (marked as earlier runs) and is marked partial."""
     from datetime import datetime, timezone
 
     from .utils import atomic_path
@@ -481,10 +486,12 @@ def build_report(path: Path, profile: str, jobs: int, timings: dict[str, tuple[f
     entries = {rel: e | {"this_run": False} for rel, e in (previous.get("notebooks") or {}).items() if rel in notebooks}
     for rel, (start, end, cpu) in timings.items():
         entries[rel] = {"start_s": round(start, 2), "end_s": round(end, 2), "seconds": round(end - start, 2),
-                        "cpu_s": round(cpu, 2), "part": part_of.get(rel, ""), "this_run": True}
+                        "cpu_s": None if math.isnan(cpu) else round(cpu, 2), "part": part_of.get(rel, ""),
+                        "this_run": True}
+    cpu_total = sum(c for *_, c in timings.values())
     report = {"profile": profile, "jobs": jobs, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "wall_seconds": round(max((e for _, e, _ in timings.values()), default=0.0), 2),
-              "cpu_seconds": round(sum(c for *_, c in timings.values()), 2),
+              "cpu_seconds": None if math.isnan(cpu_total) else round(cpu_total, 2),
               "cold": cold, "partial": set(timings) != set(notebooks), "machine": machine(),
               "notebooks": {rel: entries[rel] for rel in notebooks if rel in entries}}
     with atomic_path(path) as tmp:
