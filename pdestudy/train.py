@@ -60,7 +60,7 @@ from .data.generation import dataset_path, generate
 from .data.io import open_dataset, validate_file
 from .data.windows import check_frame_range
 from .paths import results_root
-from .utils import atomic_path, exclusive, get_device, held_elsewhere, share_cores
+from .utils import atomic_path, eval_batch, exclusive, get_device, held_elsewhere, in_batches, share_cores
 
 TASKS = ("autoencoder", "dynamics", "fno", "matey")
 
@@ -265,8 +265,8 @@ def make_samples(cfg: TrainConfig, frames: torch.Tensor, encoder: nn.Module | No
 
 @torch.no_grad()
 def encode_frames(encoder: nn.Module, frames: torch.Tensor) -> torch.Tensor:
-    """Frames (N, T, C, H, W) → latents (N, T, …) through a frozen autoencoder, 256 frames at a time."""
-    return torch.cat([encoder.encode(f) for f in frames.flatten(0, 1).split(256)]).unflatten(0, frames.shape[:2])
+    """Frames (N, T, C, H, W) → latents (N, T, …) through a frozen autoencoder, `eval_batch` frames at a time."""
+    return in_batches(encoder.encode, frames.flatten(0, 1)).unflatten(0, frames.shape[:2])
 
 
 def lead_samples(cfg: TrainConfig, frames: torch.Tensor, encoder: nn.Module | None = None) -> tuple[torch.Tensor, ...]:
@@ -843,8 +843,10 @@ def dry_step(cfg: TrainConfig | dict, device: str = "meta", batch_size: int = 1,
 
 @torch.no_grad()
 def evaluate_loss(unrolled: Unroll, x: torch.Tensor, y: torch.Tensor, lead: torch.Tensor | None = None,
-                  batch: int = 256) -> float:
+                  batch: int | None = None) -> float:
+    """Mean rollout loss over (x, y) in slices of `batch` samples (default `eval_batch` of the device)."""
     unrolled.eval()
+    batch = batch or eval_batch(x.device)
     total = sum(rollout_loss(unrolled(x[i : i + batch], *(() if lead is None else (lead[i : i + batch],))),
                              y[i : i + batch]) * len(x[i : i + batch])
                 for i in range(0, len(x), batch))

@@ -73,6 +73,33 @@ def test_final_state_is_the_rollouts_last_frame():
         assert res[name]["final_error"] == pytest.approx(float(res[name]["per_step"][-1]), rel=1e-4)
 
 
+def test_evaluation_does_not_depend_on_the_evaluation_batch(monkeypatch):
+    """Rollouts, reconstructions, encodings and validation losses pass `utils.eval_batch` samples at a
+    time (the caches of a CPU); one at a time and all at once give the same numbers."""
+    from pdestudy import utils
+    from pdestudy.models.fno import FNOBaseline, FNOConfig
+    from pdestudy.train import Unroll, encode_frames, evaluate_loss
+
+    ae, models, test = tiny_mst(n_traj=5, n_frames=16)
+    torch.manual_seed(1)
+    fno = FNOBaseline(FNOConfig(history=3, n_modes=[4, 4], hidden_channels=4, n_layers=1)).eval()
+    x, y = torch.randn(7, 1, 8, 4, 4), torch.randn(7, 2, 8, 4, 4)
+
+    def everything():
+        return [E.rollout_mst(ae, models, test.frames, start=2, horizon=9, device="cpu")[0],
+                E.final_state_mst(ae, models, test.frames, target=11, start=2, device="cpu")[0],
+                E.rollout_fno(fno, test.frames, history=3, start=4, horizon=6, device="cpu")[0],
+                E.reconstruct(ae, test.frames, device="cpu"), encode_frames(ae, test.frames),
+                torch.tensor(evaluate_loss(Unroll(models[1], 2), x, y))]
+
+    monkeypatch.setitem(utils.EVAL_BATCH, "cpu", 1)
+    one = everything()
+    monkeypatch.setitem(utils.EVAL_BATCH, "cpu", 1000)
+    for a, b in zip(one, everything(), strict=True):
+        assert a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert utils.eval_batch("cpu") == 1000 and utils.eval_batch("meta") == utils.EVAL_BATCH_DEFAULT
+
+
 def test_evaluate_scale_sets_rejects_missing_models_and_short_trajectories():
     ae, models, test = tiny_mst(n_frames=20)
     with pytest.raises(KeyError, match="'3S' needs Δt = \\[4\\]"):

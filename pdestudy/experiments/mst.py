@@ -24,7 +24,7 @@ from ..data.registry import get_spec
 from ..metrics import nrmse, nrmse_per_step
 from ..models.mst import AtLead, MultiScaleStepper, chain_depths
 from ..train import Run, TrainConfig, train, training_elsewhere
-from ..utils import get_device, synchronize
+from ..utils import eval_batch, get_device, in_batches, synchronize
 from .scorecard import run_scale  # noqa: F401 — the chapters state their scale through the protocol
 
 START = 10  # the MST protocol's first known frame
@@ -123,8 +123,8 @@ def rollout_mst(autoencoder: nn.Module, models: dict[int, nn.Module], frames: to
     x0 = frames[:, start].to(dev)
     synchronize(dev)
     t0 = time.perf_counter()
-    z = stepper.rollout(ae.encode(x0), horizon)  # (N, horizon, C, n, n)
-    pred = ae.decode(z.flatten(0, 1)).unflatten(0, z.shape[:2])
+    z = stepper.rollout(in_batches(ae.encode, x0), horizon)  # (N, horizon, C, n, n)
+    pred = in_batches(ae.decode, z.flatten(0, 1)).unflatten(0, z.shape[:2])  # every frame, eval_batch at a time
     synchronize(dev)
     return pred.cpu(), time.perf_counter() - t0
 
@@ -139,8 +139,8 @@ def final_state_mst(autoencoder: nn.Module, models: dict[int, nn.Module], frames
     x0 = frames[:, start].to(dev)
     synchronize(dev)
     t0 = time.perf_counter()
-    z, calls = stepper.final_state(ae.encode(x0), target - start)
-    pred = ae.decode(z)
+    z, calls = stepper.final_state(in_batches(ae.encode, x0), target - start)
+    pred = in_batches(ae.decode, z)
     synchronize(dev)
     return pred.cpu(), time.perf_counter() - t0, calls
 
@@ -148,22 +148,26 @@ def final_state_mst(autoencoder: nn.Module, models: dict[int, nn.Module], frames
 @torch.no_grad()
 def rollout_fno(model: nn.Module, frames: torch.Tensor, history: int, start: int = START, horizon: int | None = None,
                 device: str = "auto") -> tuple[torch.Tensor, float]:
-    """Autoregressive FNO rollout from the `history` frames ending at `start`: (N, horizon, C, H, W), seconds."""
+    """Autoregressive FNO rollout from the `history` frames ending at `start`: (N, horizon, C, H, W), seconds.
+    The trajectories advance `eval_batch` at a time."""
     dev = get_device(device)
     horizon = horizon or frames.shape[1] - 1 - start
     if start - history + 1 < 0:
         raise ValueError(f"an FNO with history {history} cannot start at frame {start}")
     model = model.to(dev).eval()
-    window = frames[:, start - history + 1 : start + 1].to(dev)
+    windows = frames[:, start - history + 1 : start + 1].to(dev)
     synchronize(dev)
     t0 = time.perf_counter()
-    outs = []
-    for _ in range(horizon):
-        y = model(window if history > 1 else window[:, 0])
-        outs.append(y)
-        window = torch.cat([window[:, 1:], y[:, None]], dim=1)
+    parts = []
+    for window in windows.split(eval_batch(dev)):
+        outs = []
+        for _ in range(horizon):
+            y = model(window if history > 1 else window[:, 0])
+            outs.append(y)
+            window = torch.cat([window[:, 1:], y[:, None]], dim=1)
+        parts.append(torch.stack(outs, dim=1))
     synchronize(dev)
-    return torch.stack(outs, dim=1).cpu(), time.perf_counter() - t0
+    return torch.cat(parts).cpu(), time.perf_counter() - t0
 
 
 def persistence(frames: torch.Tensor, start: int = START, horizon: int | None = None) -> torch.Tensor:
@@ -242,12 +246,13 @@ def parameter_count(model: nn.Module) -> int:
 
 # --------------------------------------------------------------------------- autoencoder and seed studies
 @torch.no_grad()
-def reconstruct(autoencoder: nn.Module, frames: torch.Tensor, device: str = "auto", batch: int = 256) -> torch.Tensor:
-    """decode(encode(x)) of every frame of `frames` (…, C, H, W), returned with the same shape on the CPU."""
+def reconstruct(autoencoder: nn.Module, frames: torch.Tensor, device: str = "auto", batch: int | None = None) -> torch.Tensor:
+    """decode(encode(x)) of every frame of `frames` (…, C, H, W), returned with the same shape on the CPU;
+    `batch` frames at a time (default `eval_batch`)."""
     dev = get_device(device)
     ae = autoencoder.to(dev).eval()
     flat = frames.reshape(-1, *frames.shape[-3:])
-    return torch.cat([ae(x.to(dev)).cpu() for x in flat.split(batch)]).view(frames.shape)
+    return torch.cat([ae(x.to(dev)).cpu() for x in flat.split(batch or eval_batch(dev))]).view(frames.shape)
 
 
 def autoencoder_summary(run: Run, test: TestSet, device: str = "auto", start: int = START) -> dict[str, Any]:
