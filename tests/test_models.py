@@ -21,6 +21,26 @@ def test_cae_shapes():
         ae.encode(torch.randn(1, 1, 40, 40))
 
 
+def test_circular_convolution_is_torchs_circular_padding_bitwise():
+    """The CAE's convolution pads by concatenation (faster on a CPU) and must be torch's circular
+    padding exactly, with the same parameters: forward, gradients and state-dict keys, so models
+    trained before it load and score unchanged."""
+    from pdestudy.models.cae import CircularConv2d
+
+    torch.manual_seed(0)
+    ours, ref = CircularConv2d(3, 5), torch.nn.Conv2d(3, 5, 3, padding=1, padding_mode="circular")
+    ref.load_state_dict(ours.state_dict())
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    x = torch.randn(2, 3, 8, 12, requires_grad=True)
+    a, b = ours(x), ref(x)
+    assert a.shape == x.shape[:1] + (5,) + x.shape[2:] and torch.equal(a, b)
+    ga = torch.autograd.grad(a.square().sum(), [x, ours.weight])
+    gb = torch.autograd.grad(b.square().sum(), [x, ref.weight])
+    assert all(torch.equal(u, v) for u, v in zip(ga, gb))
+    ae = ConvAutoencoder(CAEConfig(channels=[4, 8]))
+    assert ae.encode(torch.randn(2, 1, 8, 8)).is_contiguous()  # channels-last inside, plain layout out
+
+
 def test_cae_is_translation_equivariant_by_whole_pooling_cells():
     # circular padding + pooling: shifting the input by 2^L cells shifts the latent by one cell
     ae = ConvAutoencoder(CAEConfig(channels=[4, 8]))

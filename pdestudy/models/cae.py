@@ -20,8 +20,22 @@ class CAEConfig:
     negative_slope: float = 0.01
 
 
+class CircularConv2d(nn.Conv2d):
+    """A 3×3 convolution on a periodic grid: nn.Conv2d(padding_mode="circular"), bitwise, with the same
+    parameters, but the one-cell wrap-around is two concatenations. torch's circular padding copies
+    slice by slice and made up a quarter of the autoencoder's training step on a CPU."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__(cin, cout, kernel_size=3, padding=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([x[..., -1:], x, x[..., :1]], dim=-1)
+        x = torch.cat([x[..., -1:, :], x, x[..., :1, :]], dim=-2)
+        return super().forward(x)
+
+
 def _conv(cin: int, cout: int) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, kernel_size=3, padding=1, padding_mode="circular")
+    return CircularConv2d(cin, cout)
 
 
 class ConvAutoencoder(nn.Module):
@@ -39,6 +53,9 @@ class ConvAutoencoder(nn.Module):
         for cin, cout in zip(rev[:-1], rev[1:]):
             dec += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), _conv(cin, cout), act()]
         self.decoder = nn.Sequential(*dec[:-1])  # no activation on the output field
+        # channels-last activations and weights: the CPU's (oneDNN's) fast layout for convolutions;
+        # with the padding above, a training step takes 0.6× the time (2-core AMD EPYC)
+        self.to(memory_format=torch.channels_last)
 
     @property
     def downsampling(self) -> int:
@@ -53,10 +70,10 @@ class ConvAutoencoder(nn.Module):
         if x.shape[-1] % self.downsampling or x.shape[-2] % self.downsampling:
             raise ValueError(f"frame size {tuple(x.shape[-2:])} is not divisible by {self.downsampling} "
                              f"({len(self.config.channels)} pooling stages)")
-        return self.encoder(x)
+        return self.encoder(x.contiguous(memory_format=torch.channels_last)).contiguous()
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
+        return self.decoder(z.contiguous(memory_format=torch.channels_last)).contiguous()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
