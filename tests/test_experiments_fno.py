@@ -109,6 +109,9 @@ def test_tables_label_quoted_numbers_and_count_the_autoencoder(ns_test, runs, tm
     eq = E.mst.equal_cost_fno(ns_test, runs, c, slow, device="cpu")
     last = E.mst.mst_fno_takeaway([summary], {"ns_nu1e-4": c}, {"ns_nu1e-4": runs}, equal_cost={"ns_nu1e-4": eq})[-1]
     assert f"FNO k=10 {eq.scores['nrmse']:.4f} after 100 s (4.00× MST's time)" in last and "not at equal cost" in last
+    cost_rows = E.mst.equal_cost_rows(runs, eq)
+    fig = mst_plots.error_vs_training_time({name: cost_rows for name in ("a", "b", "c")})  # three datasets: 2 × 2
+    assert [ax.get_title() for ax in fig.axes if ax.axison] == ["a", "b", "c"] and len(fig.axes) == 4
     training = E.mst_fno_training_rows({"ns_nu1e-4": runs})
     assert [r["run"] for r in training] == ["autoencoder", "MST Δt=1", "MST Δt=2", "MST Δt=4", "MST Δt=8",
                                             "FNO k=10", "FNO k=1"]

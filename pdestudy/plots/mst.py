@@ -323,9 +323,13 @@ def frames_per_second(rows: Sequence[Mapping], title: str | None = None, width: 
 @_styled
 def error_vs_training_time(panels: Mapping[str, Sequence[Mapping]], width: float = WIDTH) -> Figure:
     """Per dataset, each model's nRMSE (± std over test rollouts) against its training time (log x):
-    rows of `experiments.mst.equal_cost_rows`; persistence (0 s) as a horizontal line."""
-    fig, axes = _figure(1, len(panels), width=width, height=3.0)
-    for ax, (title, rows) in zip(axes[0], panels.items()):
+    rows of `experiments.mst.equal_cost_rows`; persistence (0 s) as a horizontal line. Two panels per row."""
+    ncols = min(2, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = _figure(nrows, ncols, width=width, height=3.0 * nrows)
+    for ax in axes.flat[len(panels):]:
+        ax.set_axis_off()
+    for ax, (title, rows) in zip(axes.flat, panels.items()):
         for i, r in enumerate(r for r in rows if r["training (s)"] > 0):
             ax.errorbar(r["training (s)"], r["nRMSE"], yerr=r["± std"], fmt="os"[r["model"].startswith("FNO")],
                         color=COLORS[i % len(COLORS)], capsize=3, label=r["model"])
