@@ -355,12 +355,19 @@ def _execute_in_worker(source: Path, path: Path, parameters: dict[str, Any], rel
                        threads_file: Path) -> tuple[float, float]:
     """One notebook in a worker process of `execute_side_by_side`; its kernel starts with `threads`
     threads and follows `threads_file` (`utils.share_cores`) while it runs. Returns its wall-clock
-    and CPU seconds (a worker runs several notebooks one after another: differences)."""
+    and CPU seconds (`timed_execution`)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the kernel inherits them: no oversubscribed cores
         os.environ[var] = str(threads)
     os.environ["PDESTUDY_THREADS_FILE"] = str(threads_file)  # utils.THREADS_FILE (utils imports torch)
+    return timed_execution(source, path, parameters, rel, progress_bar=False)
+
+
+def timed_execution(source: Path, path: Path, parameters: dict[str, Any], rel: str,
+                    progress_bar: bool = True) -> tuple[float, float]:
+    """`execute_notebook`, returning its wall-clock and CPU seconds (`cpu_seconds`: differences, as a
+    process may run several notebooks one after another)."""
     start, cpu = time.perf_counter(), cpu_seconds()
-    execute_notebook(source, path, parameters, rel, progress_bar=False)
+    execute_notebook(source, path, parameters, rel, progress_bar=progress_bar)
     return time.perf_counter() - start, cpu_seconds() - cpu
 
 
@@ -611,12 +618,11 @@ def build_book(profile: str = "default", only: str | None = None, build_dir: str
         for i, rel in enumerate(selected, 1):
             params = notebook_parameters(cfg, rel)
             print(f"[{i}/{len(selected)}] executing {rel}.ipynb with {params}", flush=True)
-            start, cpu = time.perf_counter() - t0, cpu_seconds()
+            start = time.perf_counter() - t0
             # from the source, so --only runs the current notebook, not the last executed copy
-            execute_notebook(src / f"{rel}.ipynb", staged / f"{rel}.ipynb", params, rel)
-            timings[rel] = (start, time.perf_counter() - t0, cpu_seconds() - cpu)
-            print(f"[{i}/{len(selected)}] {rel}.ipynb done in {timings[rel][1] - start:.1f} s "
-                  f"({timings[rel][2]:.0f} CPU s)", flush=True)
+            wall, cpu = timed_execution(src / f"{rel}.ipynb", staged / f"{rel}.ipynb", params, rel)
+            timings[rel] = (start, start + wall, cpu)
+            print(f"[{i}/{len(selected)}] {rel}.ipynb done in {wall:.1f} s ({cpu:.0f} CPU s)", flush=True)
     report = build_report(out / "build_report.json", profile, jobs, timings, cold, toc_sections(src), notebooks)
     write_report_page(staged, report)
     return build_html(staged, out, strict)

@@ -44,6 +44,8 @@ def eval_batch(device: str | torch.device = "cpu") -> int:
 
 def in_batches(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch: int | None = None) -> torch.Tensor:
     """fn over `x` in slices of `batch` samples (default `eval_batch` of x's device), concatenated."""
+    if len(x) == 0:
+        return fn(x)
     return torch.cat([fn(part) for part in x.split(batch or eval_batch(x.device))])
 
 
