@@ -109,6 +109,14 @@ def test_tables_label_quoted_numbers_and_count_the_autoencoder(ns_test, runs, tm
     eq = E.mst.equal_cost_fno(ns_test, runs, c, slow, device="cpu")
     last = E.mst.mst_fno_takeaway([summary], {"ns_nu1e-4": c}, {"ns_nu1e-4": runs}, equal_cost={"ns_nu1e-4": eq})[-1]
     assert f"FNO k=10 {eq.scores['nrmse']:.4f} after 100 s (4.00× MST's time)" in last and "not at equal cost" in last
+    assert "At equal training cost" not in lines[1]  # no FNO trained near MST's cost: nothing said of it
+    near = fake_run(E.standard_fno("ns_nu1e-4", "smoke", epochs=3), tmp_path, seconds=30.0)  # 1.2× MST's 25 s
+    eq_near = E.mst.equal_cost_fno(ns_test, runs, c, near, device="cpu")
+    claim = E.mst.mst_fno_takeaway([summary], {"ns_nu1e-4": c}, {"ns_nu1e-4": runs},
+                                   equal_cost={"ns_nu1e-4": eq_near})[1]
+    won = int(c.scores["MST 4S"]["nrmse"] <= eq_near.scores["nrmse"])
+    assert (f"At equal training cost, which decides the scorecard's verdict, MST 4S is lower than the FNO k=10 on "
+            f"{won} of 1 ({'ns_nu1e-4' if won else 'none'})") in claim
     cost_rows = E.mst.equal_cost_rows(runs, eq)
     fig = mst_plots.error_vs_training_time({name: cost_rows for name in ("a", "b", "c")})  # three datasets: 2 × 2
     assert [ax.get_title() for ax in fig.axes if ax.axison] == ["a", "b", "c"] and len(fig.axes) == 4
