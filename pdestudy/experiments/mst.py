@@ -931,9 +931,8 @@ def mst_fno_takeaway(summary: Sequence[dict[str, Any]], comparisons: dict[str, M
     held = [r["dataset"] for r in ns if r["lower"] == "MST 4S"]
     skill = [r["dataset"] for r in ns if r["MST 4S"] < r["persistence"]]
     if ns:
-        eq = {r["dataset"]: (equal_cost or {})[r["dataset"]] for r in ns if r["dataset"] in (equal_cost or {})}
-        equal = {n: e for n, e in eq.items()
-                 if EQUAL_COST[0] <= e.fno_run.train_seconds / mst_training_seconds(runs[n]) <= EQUAL_COST[1]}
+        equal = {r["dataset"]: (equal_cost or {})[r["dataset"]] for r in ns
+                 if r["dataset"] in (equal_cost or {}) and at_equal_cost(runs[r["dataset"]], equal_cost[r["dataset"]])}
         won = [n for n, e in equal.items() if comparisons[n].scores["MST 4S"]["nrmse"] <= e.scores["nrmse"]]
         at_equal = (f" At equal training cost, which decides the scorecard's verdict, MST 4S is lower than the FNO "
                     f"k={next(iter(equal.values())).history} on {len(won)} of {len(equal)} ({', '.join(won) or 'none'})."
@@ -964,7 +963,7 @@ def mst_fno_takeaway(summary: Sequence[dict[str, Any]], comparisons: dict[str, M
         lines.append(f"* **At equal training cost, {name}.** MST 4S {m:.4f} after {t_mst:.0f} s of training; FNO "
                      f"k={eq.history} {f:.4f} after {t_fno:.0f} s ({t_fno / t_mst:.2f}× MST's time): **"
                      + ("MST 4S" if m < f else f"FNO k={eq.history}") + "** is lower"
-                     + ("" if EQUAL_COST[0] <= t_fno / t_mst <= EQUAL_COST[1] else
+                     + ("" if at_equal_cost(runs[name], eq) else
                         " (the times are more than a factor of two apart: not at equal cost)") + ".")
     return lines
 
@@ -1092,6 +1091,11 @@ def multiscale_claim(results: dict[str, dict[str, Any]], scale: str):
 
 
 EQUAL_COST = (0.5, 2.0)  # training times within this factor of each other count as "equal cost"
+
+
+def at_equal_cost(runs: "MstFnoRuns", eq: EqualCost) -> bool:
+    """Whether the larger-budget FNO trained within EQUAL_COST of MST 4S's training time."""
+    return EQUAL_COST[0] <= eq.fno_run.train_seconds / mst_training_seconds(runs) <= EQUAL_COST[1]
 
 
 def mst_fno_claims(summary: Sequence[dict[str, Any]], runs: dict[str, "MstFnoRuns"],
