@@ -115,5 +115,14 @@ def test_mst_against_fno_is_decided_at_equal_training_cost():
     assert v.verdict == "does not hold" and "0.1500" in v.ours and "not at equal cost" not in v.ours
     eq.scores["nrmse"] = 0.25
     assert S.mst_fno_claims(row, runs, equal_cost={"ns_nu1e-3": eq})[0].verdict == "holds"
+    # paired over the test rollouts: a difference within twice its standard error decides nothing
+    mst_pt = [0.10, 0.30, 0.20, 0.20]  # mean 0.20, the row's MST 4S
+    eq.comparison = NS(scores={"MST 4S": {"per_trajectory": mst_pt}})
+    eq.scores["per_trajectory"] = [0.30, 0.10, 0.25, 0.35]  # mean 0.25: MST lower by 0.05, SE 0.089
+    v = S.mst_fno_claims(row, runs, equal_cost={"ns_nu1e-3": eq})[0]
+    assert v.verdict == "partly" and "MST − FNO = -0.0500 ± 0.1780 (2 SE): within the spread" in v.ours
+    eq.scores["per_trajectory"] = [0.16, 0.34, 0.26, 0.24]  # every rollout 0.04–0.06 worse than MST's
+    v = S.mst_fno_claims(row, runs, equal_cost={"ns_nu1e-3": eq})[0]
+    assert v.verdict == "holds" and "over the 4 test rollouts" in v.ours and "within the spread" not in v.ours
     row[0]["FNO k=10"] = 0.10  # the short FNO wins although it trained 7× less: the claim fails outright
     assert S.mst_fno_claims(row, runs)[0].verdict == "does not hold"

@@ -962,7 +962,7 @@ def mst_fno_takeaway(summary: Sequence[dict[str, Any]], comparisons: dict[str, M
         m, f = comparisons[name].scores["MST 4S"]["nrmse"], eq.scores["nrmse"]
         lines.append(f"* **At equal training cost, {name}.** MST 4S {m:.4f} after {t_mst:.0f} s of training; FNO "
                      f"k={eq.history} {f:.4f} after {t_fno:.0f} s ({t_fno / t_mst:.2f}× MST's time): **"
-                     + ("MST 4S" if m < f else f"FNO k={eq.history}") + "** is lower"
+                     + ("MST 4S" if m < f else f"FNO k={eq.history}") + "** is lower" + _difference_text(equal_cost_difference(eq))
                      + ("" if at_equal_cost(runs[name], eq) else
                         " (the times are more than a factor of two apart: not at equal cost)") + ".")
     return lines
@@ -1098,6 +1098,23 @@ def at_equal_cost(runs: "MstFnoRuns", eq: EqualCost) -> bool:
     return EQUAL_COST[0] <= eq.fno_run.train_seconds / mst_training_seconds(runs) <= EQUAL_COST[1]
 
 
+def equal_cost_difference(eq: EqualCost, mst: str = "MST 4S") -> dict[str, float] | None:
+    """MST − the larger-budget FNO over the same test rollouts (`paired_difference`), or None where the
+    per-rollout scores are not there (fewer than two rollouts)."""
+    a = (eq.comparison.scores.get(mst, {}).get("per_trajectory") if eq.comparison is not None else None)
+    b = eq.scores.get("per_trajectory")
+    if a is None or b is None or len(a) < 2 or len(a) != len(b):
+        return None
+    return paired_difference(a, b)
+
+
+def _difference_text(d: dict[str, float] | None) -> str:
+    if d is None:
+        return ""
+    return (f"; paired over the {d['n']} test rollouts MST − FNO = {d['mean']:+.4f} ± {2 * d['se']:.4f} (2 SE)"
+            + ("" if d["resolved"] else ": within the spread"))
+
+
 def mst_fno_claims(summary: Sequence[dict[str, Any]], runs: dict[str, "MstFnoRuns"],
                    mst: str = "MST 4S", fno: str = "FNO k=10", equal_cost: dict[str, EqualCost] | None = None) -> list:
     """Per dataset (rows of `mst_fno_summary`): MST at least as accurate as the FNO, at the MST chain's
@@ -1105,7 +1122,8 @@ def mst_fno_claims(summary: Sequence[dict[str, Any]], runs: dict[str, "MstFnoRun
     trained the FNO near MST's cost (`equal_cost`), that FNO decides; elsewhere the verdict says by
     how much the training times differ, and a comparison at training times more than a factor
     EQUAL_COST apart is "partly" at most: MST beating an FNO trained for a fraction of its time
-    says little about the methods."""
+    says little about the methods. Against that FNO, a difference within twice the standard error of
+    the paired differences over the test rollouts (`equal_cost_difference`) is "partly" too."""
     from .scorecard import CLAIMS, verdict
     out = []
     for r in summary:
@@ -1116,18 +1134,20 @@ def mst_fno_claims(summary: Sequence[dict[str, Any]], runs: dict[str, "MstFnoRun
         scale = run_scale(run.mst[min(run.mst)].config)
         t_mst = mst_training_seconds(run)
         eq = (equal_cost or {}).get(r["dataset"])
+        diff = None
         if eq is not None:
             name, err, t_fno = f"FNO k={eq.history} (larger budget)", eq.scores["nrmse"], eq.fno_run.train_seconds
+            diff = equal_cost_difference(eq, mst)
         else:
             k = int(fno.split("=")[1])
             name, err, t_fno = fno, r[fno], run.fno[k].train_seconds if k in run.fno else float("nan")
         equal = EQUAL_COST[0] <= t_fno / t_mst <= EQUAL_COST[1]
         outcome = "holds" if r[mst] <= err else "does not hold"
-        if outcome == "holds" and not equal:
-            outcome = "partly"
+        if (outcome == "holds" and not equal) or (diff is not None and not diff["resolved"]):
+            outcome = "partly"  # a win bought with more training, or a difference within the rollouts' spread
         cost = (f"trained {t_mst:.0f} s vs {t_fno:.0f} s" + ("" if equal else
                 f": not at equal cost (the FNO {t_fno / t_mst:.2f}× MST's training time)"))
         out.append(verdict(cid, outcome, f"{mst} {r[mst]:.4f} vs {name} {err:.4f} nRMSE (persistence "
-                                         f"{r['persistence']:.4f}); {cost}", scale,
+                                         f"{r['persistence']:.4f}){_difference_text(diff)}; {cost}", scale,
                            min(r[mst], err) < r["persistence"], "neither model beats persistence"))
     return out
