@@ -931,8 +931,8 @@ def mst_fno_takeaway(summary: Sequence[dict[str, Any]], comparisons: dict[str, M
     held = [r["dataset"] for r in ns if r["lower"] == "MST 4S"]
     skill = [r["dataset"] for r in ns if r["MST 4S"] < r["persistence"]]
     if ns:
-        equal = {r["dataset"]: (equal_cost or {})[r["dataset"]] for r in ns
-                 if r["dataset"] in (equal_cost or {}) and at_equal_cost(runs[r["dataset"]], equal_cost[r["dataset"]])}
+        given = {r["dataset"]: (equal_cost or {}).get(r["dataset"]) for r in ns}
+        equal = {n: e for n, e in given.items() if e is not None and at_equal_cost(runs[n], e)}
         won = [n for n, e in equal.items() if comparisons[n].scores["MST 4S"]["nrmse"] <= e.scores["nrmse"]]
         at_equal = (f" At equal training cost, which decides the scorecard's verdict, MST 4S is lower than the FNO "
                     f"k={next(iter(equal.values())).history} on {len(won)} of {len(equal)} ({', '.join(won) or 'none'})."
