@@ -126,3 +126,37 @@ def test_mst_against_fno_is_decided_at_equal_training_cost():
     assert v.verdict == "holds" and "over the 4 test rollouts" in v.ours and "within the spread" not in v.ours
     row[0]["FNO k=10"] = 0.10  # the short FNO wins although it trained 7× less: the claim fails outright
     assert S.mst_fno_claims(row, runs)[0].verdict == "does not hold"
+
+
+def test_the_tokenization_verdicts_rest_on_counted_flops_not_on_the_clock():
+    """Adaptive tokenization is judged by FLOPs counted per training step (the paper estimates cost
+    from sequence length); time per step is reported beside it. A verdict may not move when the
+    clock does: here the adaptive model is 10 % slower per step than the middle patches (the CPU
+    build's finding), then 10 % faster, and neither the verdicts nor their counts change."""
+    from pdestudy.experiments import matey as M
+    se = 0.001
+
+    def model(label, nrmse, tokens, att, flops, seconds):
+        return M.Measured(label, None, {"nrmse": nrmse, "nrmse_se": se},
+                          {"tokens": tokens, "attention_flops": att, "flops": flops, "step_seconds": seconds,
+                           "refined_fraction": 0.25 if "γ" in label else 0.0})
+
+    def measured(adaptive_seconds):
+        return {m.label: m for m in [
+            model("vit coarse 16", 0.30, 64, 4e6, 1e8, 0.014), model("vit middle 8", 0.25, 256, 67e6, 4.5e8, 0.021),
+            model("vit fine 4", 0.24, 1024, 1.07e9, 4.46e9, 0.098),
+            model("vit mul γ=0.4", 0.24, 304, 12e6, 2.9e8, adaptive_seconds),  # as good as fine, fewer FLOPs than middle
+            model("vit mix γ=0.4", 0.26, 289, 159e6, 8.1e8, adaptive_seconds)]}  # more FLOPs than middle: not cheaper
+
+    outcomes = []
+    for seconds in (0.0231, 0.0189):  # middle's 0.021 ± 10 %
+        claims = []
+        lines, rows = M.tokenization_verdict(measured(seconds), ["vit"], 0.4, {"nrmse": 0.5}, "default", claims, "s")
+        outcomes.append([(c.claim, c.verdict) for c in claims])
+        adaptive, vit8x = claims
+        assert "holds for 1 of 2 adaptive models by counted FLOPs" in adaptive.ours
+        assert ("on this machine 0 of those 1" if seconds > 0.021 else "on this machine 1 of those 1") in adaptive.ours
+        # the cheapest uniform ViT as accurate as vit mul is vit fine 4: 15.4× its FLOPs per step (≥ 4: holds)
+        assert "(vit fine 4) costs 15.4× its FLOPs per step" in vit8x.ours and f"{0.098 / seconds:.1f}× its time" in vit8x.ours
+        assert any("holds for 1 of 2 adaptive models" in line for line in lines)
+    assert outcomes[0] == outcomes[1] == [("matey.adaptive", "partly"), ("matey.vit8x", "holds")]
