@@ -117,6 +117,11 @@ def test_tables_label_quoted_numbers_and_count_the_autoencoder(ns_test, runs, tm
     won = int(c.scores["MST 4S"]["nrmse"] <= eq_near.scores["nrmse"])
     assert (f"At equal training cost, which decides the scorecard's verdict, MST 4S is lower than the FNO k=10 on "
             f"{won} of 1 ({'ns_nu1e-4' if won else 'none'})") in claim
+    d = E.mst.equal_cost_difference(eq_near)  # the same paired rule as the verdict's, stated beside the count
+    sides = ("1 (ns_nu1e-4)", "none") if d["resolved"] and d["mean"] < 0 else \
+        ("none", "1 (ns_nu1e-4)") if d["resolved"] else ("none", "none")
+    assert f"beyond the paired spread (twice the standard error over the test rollouts, as the verdict requires) " \
+           f"MST 4S is lower on {sides[0]} and the FNO on {sides[1]}." in claim
     cost_rows = E.mst.equal_cost_rows(runs, eq)
     fig = mst_plots.error_vs_training_time({name: cost_rows for name in ("a", "b", "c")})  # three datasets: 2 × 2
     assert [ax.get_title() for ax in fig.axes if ax.axison] == ["a", "b", "c"] and len(fig.axes) == 4

@@ -934,9 +934,16 @@ def mst_fno_takeaway(summary: Sequence[dict[str, Any]], comparisons: dict[str, M
         given = {r["dataset"]: (equal_cost or {}).get(r["dataset"]) for r in ns}
         equal = {n: e for n, e in given.items() if e is not None and at_equal_cost(runs[n], e)}
         won = [n for n, e in equal.items() if comparisons[n].scores["MST 4S"]["nrmse"] <= e.scores["nrmse"]]
+        paired = {n: equal_cost_difference(e) for n, e in equal.items()}
+        resolved = {n: d for n, d in paired.items() if d is not None and d["resolved"]}
+        beyond = lambda names: f"{len(names)} ({', '.join(names)})" if names else "none"  # noqa: E731
+        spread = (f"; beyond the paired spread (twice the standard error over the test rollouts, as the verdict "
+                  f"requires) MST 4S is lower on {beyond([n for n, d in resolved.items() if d['mean'] < 0])} and the "
+                  f"FNO on {beyond([n for n, d in resolved.items() if d['mean'] > 0])}"
+                  if any(d is not None for d in paired.values()) else "")
         at_equal = (f" At equal training cost, which decides the scorecard's verdict, MST 4S is lower than the FNO "
-                    f"k={next(iter(equal.values())).history} on {len(won)} of {len(equal)} ({', '.join(won) or 'none'})."
-                    if equal else "")
+                    f"k={next(iter(equal.values())).history} on {len(won)} of {len(equal)} ({', '.join(won) or 'none'})"
+                    + spread + "." if equal else "")
         lines.append(f"* **The paper's claim** (MST at least as accurate as FNO on Navier–Stokes): in this run, at the "
                      f"standard budgets, MST 4S is lower than our FNO k=10 on {len(held)} of {len(ns)} Navier–Stokes datasets "
                      f"({', '.join(held) or 'none'}), and lower than persistence on {len(skill)} of {len(ns)} "
