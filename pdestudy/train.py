@@ -35,6 +35,14 @@ What it does, and why:
 * **Results cache.** A run lives in ``<results>/<task>/<config hash>/``; the hash covers the whole
   config, including the nested configs of the autoencoder it encodes with and of the run it is
   initialised from (transfer learning between Δt). Asking again for a finished config loads it.
+* **A longer run continues a shorter one.** Nothing in an epoch depends on the number of epochs
+  (the sampler draws from (seed, epoch), ReduceLROnPlateau reads only the losses so far), so the
+  first E epochs of an (E + k)-epoch run are the E-epoch run of the same config. A run with no
+  checkpoint of its own therefore starts from the final checkpoint of the longest finished run
+  that differs from it in `epochs` alone: the same numbers as training from scratch (tested), and
+  no epoch trained twice — a chapter's larger budget, or a reader raising `epochs` in a cell, pays
+  only for the epochs it adds. Its training time includes the shorter run's; `metrics.json` names
+  that run (`continued_from`).
 """
 from __future__ import annotations
 
@@ -708,6 +716,26 @@ def training_elsewhere(cfg: TrainConfig, root=None) -> bool:
     return held_elsewhere(cfg.run_dir(root) / "train.lock")
 
 
+def shorter_run(cfg: TrainConfig, root=None) -> Path | None:
+    """The run directory of the longest finished run in the results cache whose config differs from
+    `cfg` only in having fewer `epochs`, or None. Its final checkpoint is the state `cfg`'s run reaches
+    after that many epochs (see the module's docstring)."""
+    def without_epochs(c: TrainConfig) -> str:
+        return json.dumps({k: v for k, v in _hashed(c.to_dict()).items() if k != "epochs"}, sort_keys=True)
+
+    best, best_epochs, mine = None, 0, without_epochs(cfg)
+    for d in sorted(cfg.run_dir(root).parent.glob(f"{cfg.dataset}-{cfg.profile}-*")):
+        if not ((d / "metrics.json").exists() and (d / "checkpoint.pt").exists() and (d / "config.yaml").exists()):
+            continue
+        try:
+            other = TrainConfig.from_yaml(d / "config.yaml")
+        except ValueError:
+            continue  # a config this version cannot read is not a prefix of anything it trains
+        if best_epochs < other.epochs < cfg.epochs and without_epochs(other) == mine:
+            best, best_epochs = d, other.epochs
+    return best
+
+
 def _train(cfg: TrainConfig, device: str, root, progress: bool) -> Run:
     dev = get_device(device)
     rank, world = _setup_distributed(dev)
@@ -736,8 +764,12 @@ def _train(cfg: TrainConfig, device: str, root, progress: bool) -> Run:
     history: list[dict[str, float]] = []
     best = {"val": math.inf, "epoch": -1, "state": None}
     start_epoch, seconds = 0, 0.0
-    if ckpt_path.exists():  # resume
-        ck = _load(ckpt_path)
+    prefix = None if ckpt_path.exists() else shorter_run(cfg, root)
+    continued_from = None
+    resume_from = ckpt_path if ckpt_path.exists() else prefix / "checkpoint.pt" if prefix is not None else None
+    if resume_from is not None:  # resume this run, or continue the shorter run it extends
+        ck = _load(resume_from)
+        continued_from = prefix.name if prefix is not None else ck.get("continued_from")
         model.load_state_dict(ck["model"]), opt.load_state_dict(ck["optimizer"]), sched.load_state_dict(ck["scheduler"])
         torch.set_rng_state(ck["rng"])
         history, start_epoch, seconds = ck["history"], ck["epoch"] + 1, ck["seconds"]
@@ -781,7 +813,8 @@ def _train(cfg: TrainConfig, device: str, root, progress: bool) -> Run:
             _save_checkpoint(ckpt_path, dict(model=model.state_dict(), optimizer=opt.state_dict(),
                                              scheduler=sched.state_dict(), rng=torch.get_rng_state(), epoch=epoch,
                                              history=history, seconds=seconds, best_val=best["val"],
-                                             best_epoch=best["epoch"], best_state=best["state"]))
+                                             best_epoch=best["epoch"], best_state=best["state"],
+                                             continued_from=continued_from))
         if world > 1:
             dist.barrier()
 
@@ -789,7 +822,8 @@ def _train(cfg: TrainConfig, device: str, root, progress: bool) -> Run:
     if is_main:
         _save_checkpoint(run_dir / "model.pt", model.state_dict())
         metrics = dict(history=history, best_epoch=best["epoch"], best_val_loss=best["val"], train_seconds=seconds,
-                       n_parameters=n_params, n_train_samples=task.n_train, world_size=world, device=str(dev))
+                       n_parameters=n_params, n_train_samples=task.n_train, world_size=world, device=str(dev),
+                       **({"continued_from": continued_from} if continued_from else {}))
         with atomic_path(run_dir / "metrics.json") as tmp:
             tmp.write_text(json.dumps(metrics, indent=1))
     if world > 1:

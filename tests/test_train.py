@@ -58,6 +58,23 @@ def test_results_cache_reuses_finished_runs(env, tmp_path):
         assert torch.equal(p1, p2)
 
 
+def test_a_longer_run_continues_the_shorter_one_and_equals_training_from_scratch(env, tmp_path):
+    """An (E + k)-epoch run starts from the finished E-epoch run of the same config: no epoch is
+    trained twice, and its numbers are those of an uninterrupted run. A run differing in anything
+    else (here the learning rate) is not a prefix."""
+    short = train(dyn(epochs=2), root=tmp_path / "a", progress=False)
+    other = train(dyn(epochs=3, lr=5e-4), root=tmp_path / "a", progress=False)
+    assert "continued_from" not in other.metrics  # lr differs: trained from scratch
+    longer = train(dyn(epochs=4), root=tmp_path / "a", progress=False)
+    fresh = train(dyn(epochs=4), root=tmp_path / "b", progress=False)
+    assert longer.metrics["continued_from"] == short.path.name and "continued_from" not in fresh.metrics
+    assert losses(longer.history) == losses(fresh.history) and longer.best_epoch == fresh.best_epoch
+    assert longer.history[:2] == short.history  # the first two epochs are the short run's, as trained
+    for p1, p2 in zip(longer.model.parameters(), fresh.model.parameters(), strict=True):
+        assert torch.equal(p1, p2)
+    assert longer.train_seconds > short.train_seconds  # its cost includes the epochs it continued
+
+
 def test_two_kernels_asking_for_one_config_train_it_once(env, tmp_path, monkeypatch):
     """Side by side in a book build, two chapters may ask for the same model at once: the second
     waits for the first's lock and loads its result (two threads stand in for two processes: each
