@@ -81,6 +81,15 @@ def test_the_mst_rules():
     assert S.multiscale_claim(res((0.3, 2.0), (0.2, 1.0)), "").verdict == "holds"
     assert S.multiscale_claim(res((0.3, 1.0), (0.2, 2.0)), "").verdict == "partly"  # lower error, not faster
     assert S.multiscale_claim(res((0.2, 1.0), (0.3, 2.0)), "").verdict == "does not hold"
+    # a full rollout within the timing tolerance of 1S's is not faster, whichever side of 1 the ratio falls
+    for four in (1.02, 0.98):
+        v = S.multiscale_claim(res((0.3, 1.0), (0.2, four)), "")
+        assert v.verdict == "partly" and "equal within the 10% timing tolerance" in v.ours
+    fast = res((0.3, 1.0), (0.2, 0.5))
+    fast["1S"].update(final_calls=40, final_seconds=0.6)
+    fast["4S"].update(final_calls=5, final_seconds=0.1)
+    v = S.multiscale_claim(fast, "")
+    assert v.verdict == "holds" and "(0.50×: faster); the final state alone 40 vs 5 model calls, 6.0× faster" in v.ours
 
 
 def test_the_encodings_takeaway_states_the_verdict_the_scorecard_records():

@@ -1086,15 +1086,29 @@ def rollout_claim(err: dict[int, float], persistence: float, scale: str):
                    "no rollout length beats persistence")
 
 
+# Two wall-clock times within this fraction of each other count as equal: the same models' time ratios
+# moved by up to ±12 % between builds on one kind of machine (the tokenization chapter's 4.2×, 4.5×,
+# 3.6×), so a ratio near 1 says nothing about which is faster.
+TIMING_TOLERANCE = 0.1
+
+
 def multiscale_claim(results: dict[str, dict[str, Any]], scale: str):
-    """4S against 1S (rows of `evaluate_scale_sets`): lower error and lower rollout time."""
+    """4S against 1S (rows of `evaluate_scale_sets`): lower error, and a full rollout faster by more
+    than TIMING_TOLERANCE. Equal times (a full rollout predicts every frame once whatever the scales,
+    so on a CPU the work is the same) leave the cost half unconfirmed: "partly". The final state
+    alone (fewer model calls) is reported beside, not deciding: it is cheaper by construction."""
     from .scorecard import verdict
     r1, r4, pers = results["1S"], results["4S"], results["persistence"]["nrmse"]
-    lower, faster = r4["nrmse"] < r1["nrmse"], r4["rollout_seconds"] < r1["rollout_seconds"]
+    ratio = r4["rollout_seconds"] / r1["rollout_seconds"]
+    lower, faster = r4["nrmse"] < r1["nrmse"], ratio < 1 - TIMING_TOLERANCE
     outcome = "holds" if lower and faster else "partly" if lower or faster else "does not hold"
-    return verdict("mst.multiscale", outcome, f"4S {r4['nrmse']:.4f} vs 1S {r1['nrmse']:.4f} nRMSE; rollout "
-                   f"{r4['rollout_seconds']:.3f} vs {r1['rollout_seconds']:.3f} s; persistence {pers:.4f}", scale,
-                   min(r1["nrmse"], r4["nrmse"]) < pers, "neither chain beats persistence")
+    timing = ("faster" if faster else "slower" if ratio > 1 + TIMING_TOLERANCE else
+              f"equal within the {TIMING_TOLERANCE:.0%} timing tolerance")
+    final = (f"; the final state alone {r1['final_calls']} vs {r4['final_calls']} model calls, "
+             f"{r1['final_seconds'] / r4['final_seconds']:.1f}× faster" if "final_seconds" in r4 and "final_seconds" in r1 else "")
+    return verdict("mst.multiscale", outcome, f"4S {r4['nrmse']:.4f} vs 1S {r1['nrmse']:.4f} nRMSE; full rollout "
+                   f"{r4['rollout_seconds']:.3f} vs {r1['rollout_seconds']:.3f} s ({ratio:.2f}×: {timing}){final}; "
+                   f"persistence {pers:.4f}", scale, min(r1["nrmse"], r4["nrmse"]) < pers, "neither chain beats persistence")
 
 
 EQUAL_COST = (0.5, 2.0)  # training times within this factor of each other count as "equal cost"
