@@ -482,8 +482,8 @@ def tokenization_verdict(measured: dict[str, Measured], attentions: Sequence[str
     models; with `claims` (a list), the verdicts on the paper's two claims are appended to it.
 
     Cost decides by counted FLOPs (`FlopCounterMode`), as the paper estimates it from sequence length:
-    a count is the same in every build, while a time per step on a shared CPU moves by tens of per
-    cent between builds and would flip a verdict resting on a ratio near 1. Time per step is reported
+    a count is the same in every build, while a time-per-step ratio on a shared CPU moved by 10–20 %
+    between builds and would flip a verdict resting on a ratio near 1. Time per step is reported
     beside every count. "Lower cost" means fewer attention FLOPs and fewer FLOPs per training step in
     all. "Almost 8×" holds where the cheapest uniform ViT as accurate as the best adaptive ViT costs
     at least 4× its FLOPs per step (the paper's factor, halved for "almost"); partly where only its
