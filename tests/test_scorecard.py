@@ -82,14 +82,47 @@ def test_the_mst_rules():
     assert S.multiscale_claim(res((0.3, 1.0), (0.2, 2.0)), "").verdict == "partly"  # lower error, not faster
     assert S.multiscale_claim(res((0.2, 1.0), (0.3, 2.0)), "").verdict == "does not hold"
     # a full rollout within the timing tolerance of 1S's is not faster, whichever side of 1 the ratio falls
-    for four in (1.02, 0.98):
+    for four in (1.02, 0.98, 0.88):  # 0.88: inside the ±12 % the same models' ratios moved between builds
         v = S.multiscale_claim(res((0.3, 1.0), (0.2, four)), "")
-        assert v.verdict == "partly" and "equal within the 10% timing tolerance" in v.ours
+        assert v.verdict == "partly" and "equal within the 15% timing tolerance" in v.ours
     fast = res((0.3, 1.0), (0.2, 0.5))
     fast["1S"].update(final_calls=40, final_seconds=0.6)
     fast["4S"].update(final_calls=5, final_seconds=0.1)
     v = S.multiscale_claim(fast, "")
     assert v.verdict == "holds" and "(0.50×: faster); the final state alone 40 vs 5 model calls, 6.0× faster" in v.ours
+
+
+def test_the_multiscale_takeaway_states_the_verdict_the_scorecard_records():
+    """The chapter's bullets and its recorded verdict come from one rule (`multiscale_claim`)."""
+    import numpy as np
+    from types import SimpleNamespace as NS
+    H = 16
+
+    def entry(err, per_traj, seconds, chain):
+        return dict(nrmse=err, per_trajectory=np.array(per_traj), per_step=np.linspace(err / 4, 2 * err, H),
+                    longest_chain=chain, rollout_seconds=seconds, latent_seconds=seconds / 4,
+                    final_seconds=seconds / 10 * chain / 16, final_calls=chain, final_error=err)
+
+    def results(four_err, four_seconds):
+        return {"1S": entry(0.30, [0.3, 0.3, 0.3], 1.0, 16), "2S": entry(0.28, [0.28] * 3, 1.0, 9),
+                "3S": entry(0.26, [0.26] * 3, 1.0, 6), "4S": entry(four_err, [four_err, 0.31, four_err], four_seconds, 5),
+                "persistence": {"nrmse": 0.5, "per_trajectory": np.array([0.5] * 3)}}
+
+    run = NS(history=[{"samples_per_s": 100.0, "seconds": 1.0, "val_loss": 0.1, "grad_norm": 1.0, "grad_norm_max": 2.0}],
+             best_epoch=0, config=NS(rollout=2), train_seconds=10.0, n_parameters=1, path="run")
+    runs = {dt: run for dt in (1, 2, 4, 8)}
+    speed = [{"resolution": "64²", "frames_per_s": 100.0, "× solver": 1.0}, {"frames_per_s": 50.0, "× solver": 0.5},
+             {"frames_per_s": 55.0, "× solver": 0.55}]
+    for four, verdict, words in ((0.20, "partly", ("(held; 4S is better on 2 of 3", "at every step 1S → 2S → 3S → 4S.")),
+                                 (0.40, "does not hold", ("**did not hold**", "→ 4S: best 3S."))):
+        lines, claim = S.multiscale_takeaway(results(four, 1.0), runs, "s", speed, 3)
+        assert claim.verdict == verdict == S.multiscale_claim(results(four, 1.0), "s").verdict
+        assert all(w in lines[1] for w in words) and f"**{verdict}**. {claim.ours}." in lines[-1]
+        assert "Kolmogorov flow** was not run" in lines[-2]
+    lines, claim = S.multiscale_takeaway(results(0.20, 0.5), runs, "s", speed, 3, kolmogorov=results(0.40, 1.0),
+                                         kolmogorov_starts=3, kolmogorov_trajectories=1, kolmogorov_horizon=40)
+    assert claim.verdict == "holds" and "4S was worse than 1S" in lines[-2] and "better on 0 of 3 rollouts" in lines[-2]
+    assert "(2.00× faster)" in lines[3] and "0.50×: faster" in lines[-1]
 
 
 def test_the_encodings_takeaway_states_the_verdict_the_scorecard_records():

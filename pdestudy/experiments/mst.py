@@ -1088,8 +1088,8 @@ def rollout_claim(err: dict[int, float], persistence: float, scale: str):
 
 # Two wall-clock times within this fraction of each other count as equal: the same models' time ratios
 # moved by up to ±12 % between builds on one kind of machine (the tokenization chapter's 4.2×, 4.5×,
-# 3.6×), so a ratio near 1 says nothing about which is faster.
-TIMING_TOLERANCE = 0.1
+# 3.6×), so a ratio near 1 says nothing about which is faster; the tolerance is wider than that spread.
+TIMING_TOLERANCE = 0.15
 
 
 def multiscale_claim(results: dict[str, dict[str, Any]], scale: str):
@@ -1109,6 +1109,64 @@ def multiscale_claim(results: dict[str, dict[str, Any]], scale: str):
     return verdict("mst.multiscale", outcome, f"4S {r4['nrmse']:.4f} vs 1S {r1['nrmse']:.4f} nRMSE; full rollout "
                    f"{r4['rollout_seconds']:.3f} vs {r1['rollout_seconds']:.3f} s ({ratio:.2f}×: {timing}){final}; "
                    f"persistence {pers:.4f}", scale, min(r1["nrmse"], r4["nrmse"]) < pers, "neither chain beats persistence")
+
+
+def multiscale_takeaway(results: dict[str, dict[str, Any]], runs: dict[int, Run], scale: str, speed: Sequence[dict[str, Any]],
+                        bench_trajectories: int, device: str = "auto",
+                        kolmogorov: dict[str, dict[str, Any]] | None = None, kolmogorov_starts: int = 0,
+                        kolmogorov_trajectories: int = 0, kolmogorov_horizon: int = 0):
+    """The multi-scale chapter's takeaway, one bullet per finding, and its scorecard verdict
+    (`multiscale_claim`, stated in the last bullet): from `evaluate_scale_sets` of ν = 1e-3 (`results`)
+    and, where run, of Kolmogorov flow (`kolmogorov`); `runs` the Δt models, `speed` the rows of
+    `solver_frames_per_second` + `surrogate_frames_per_second` (solver first, 1S second, 4S last)."""
+    sets = [n for n in SCALE_SETS if n in results]
+    err = {n: results[n]["nrmse"] for n in sets}
+    pers = results["persistence"]["nrmse"]
+    r1, r4 = results["1S"], results["4S"]
+    horizon, n_test = len(r1["per_step"]), len(r1["per_trajectory"])
+    monotone = all(err[a] > err[b] for a, b in zip(sets, sets[1:]))
+    wins = int((r4["per_trajectory"] < r1["per_trajectory"]).sum())
+    one_call = {dt: float(r4["per_step"][dt - 1]) for dt in runs if dt > 1}
+    many_calls = {dt: float(r1["per_step"][dt - 1]) for dt in runs if dt > 1}
+    lines = [
+        f"* **Error.** {horizon}-frame nRMSE from t = {START} on {n_test} test trajectories: "
+        + ", ".join(f"{n} {err[n]:.4f}" for n in sets) + f"; persistence {pers:.4f}. Longest chains "
+        + ", ".join(f"{n} {results[n]['longest_chain']}" for n in sets) + ".",
+        f"* **Claim: multi-scale lowers the error.** 4S vs 1S: {err['4S'] / err['1S']:.2f}× the error "
+        + ("(held" if err["4S"] < err["1S"] else "(**did not hold** at this scale")
+        + f"; 4S is better on {wins} of {n_test} test trajectories). "
+        + ("More scales lowered it at every step " + " → ".join(sets) + "." if monotone else
+           "It did not fall at every step " + " → ".join(sets) + ": best " + min(err, key=err.get) + "."),
+        "* **One big step vs many small ones** (error at frame Δt): "
+        + ", ".join(f"Δt = {dt}: {one_call[dt]:.4f} vs {many_calls[dt]:.4f}" for dt in one_call) + ".",
+        f"* **Wall-clock, full rollout** (all {n_test} trajectories): 1S {r1['rollout_seconds']:.3f} s, "
+        f"4S {r4['rollout_seconds']:.3f} s ({r1['rollout_seconds'] / r4['rollout_seconds']:.2f}× faster); latent steps alone "
+        f"{r1['latent_seconds']:.3f} s vs {r4['latent_seconds']:.3f} s ({r1['latent_seconds'] / r4['latent_seconds']:.2f}×).",
+        f"* **Final state only:** {r1['final_calls']} vs {r4['final_calls']} calls, {r1['final_seconds'] * 1e3:.1f} ms vs "
+        f"{r4['final_seconds'] * 1e3:.1f} ms ({r1['final_seconds'] / r4['final_seconds']:.1f}×); its error "
+        f"{r1['final_error']:.4f} (1S) vs {r4['final_error']:.4f} (4S).",
+        f"* **Surrogate vs solver** ({bench_trajectories} trajectories, {horizon} frames, {speed[0]['resolution']}): solver "
+        f"{speed[0]['frames_per_s']:.0f} frames/s; MST 1S {speed[1]['frames_per_s']:.0f}, 4S {speed[-1]['frames_per_s']:.0f} "
+        f"frames/s ({speed[1]['× solver']:.1f}× and {speed[-1]['× solver']:.1f}× the solver) on {get_device(device)}.",
+        "* **Training** (samples/s, from the run histories): " + ", ".join(
+            f"Δt = {dt} {training_summary(r)['samples / s']:.0f}" for dt, r in runs.items())
+        + f"; total {sum(r.train_seconds for r in runs.values()):.0f} s for the four models.",
+    ]
+    if kolmogorov is not None:
+        k1, k4, kp = (kolmogorov[n]["nrmse"] for n in ("1S", "4S", "persistence"))
+        kwins = int((kolmogorov["4S"]["per_trajectory"] < kolmogorov["1S"]["per_trajectory"]).sum())
+        lines.append(f"* **Kolmogorov flow** ({kolmogorov_starts} starts × {kolmogorov_trajectories} test trajectories, "
+                     f"{kolmogorov_horizon} frames): 1S {k1:.4f}, 4S {k4:.4f}, persistence {kp:.4f}; 4S is better on "
+                     f"{kwins} of {len(kolmogorov['4S']['per_trajectory'])} rollouts. "
+                     + ("4S was worse than 1S, consistent with the authors' note that only Δt = 1 worked."
+                        if k4 > k1 else "4S was not worse than 1S here, unlike the authors' note that only Δt = 1 worked.")
+                     + (" Neither beat persistence." if min(k1, k4) >= kp else ""))
+    else:
+        lines.append("* **Kolmogorov flow** was not run in this profile.")
+    claim = multiscale_claim(results, scale)  # faster only beyond the timing tolerance; the final state reported beside
+    lines.append(f"* **Claim: multi-scale lowers the error and the cost** (the scorecard's verdict): **{claim.verdict}**. "
+                 f"{claim.ours}.")
+    return lines, claim
 
 
 EQUAL_COST = (0.5, 2.0)  # training times within this factor of each other count as "equal cost"
